@@ -1,0 +1,37 @@
+# Template for batch ML on Apache Airflow 3. `make` alone prints this help.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BUILD := build
+# The project `make demo` renders; `make test` renders its own under $(BUILD)/test.
+DEMO := $(BUILD)/churn_forecast
+
+.PHONY: help demo test lint lock clean
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+$(BIN)/cookiecutter: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt
+	@touch $@
+
+demo: $(BIN)/cookiecutter ## Render the default project into build/ and run its pipeline end to end
+	$(BIN)/cookiecutter . --no-input --overwrite-if-exists --output-dir $(BUILD)
+	$(MAKE) -C $(DEMO) demo
+
+test: $(BIN)/cookiecutter ## Template tests, then each rendered project's own lint + tests
+	$(BIN)/python -m pytest tests
+
+lint: $(BIN)/cookiecutter ## ruff on the hooks, tests and docs scripts
+	$(BIN)/ruff check hooks tests docs
+	$(BIN)/ruff format --check hooks tests docs
+
+lock: $(BIN)/cookiecutter ## Re-resolve requirements.txt from requirements.in
+	$(BIN)/uv pip compile --quiet --python-version 3.11 -o requirements.txt requirements.in
+
+clean: ## Remove the venv and everything rendered
+	rm -rf $(VENV) $(BUILD)

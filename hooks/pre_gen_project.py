@@ -1,0 +1,223 @@
+"""Pre-generation hook: refuse bad answers before any project file is written.
+
+Cookiecutter renders this file with Jinja, runs it with its own Python (so: stdlib
+only) from the freshly created project directory, and on a non-zero exit deletes
+that directory. Each validator is a pure function of one answer that returns the
+broken rule, or None; `main` reports every broken rule at once.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import sys
+
+
+def load_answers() -> dict:
+    # The only Jinja expression in this file. The answers are encoded as JSON twice:
+    # the outer result is an ASCII JSON string whose only escapes are \" and \\, which
+    # mean the same in a Python string literal, so any answer (quotes, backslashes,
+    # newlines, braces) reaches json.loads as data and never as code.
+    # Unrendered, the expression is still valid Python (a set inside a set) that is
+    # only evaluated when called, so tests import this file as it stands.
+    return json.loads({{cookiecutter | tojson | tojson}})  # noqa: F821
+
+
+MAX_TEXT = 200
+
+# Importing a package with one of these names would load the wrong module, either
+# the project instead of the library or the reverse: the standard library of the
+# running Python (plus its `test` package, which stdlib_module_names leaves out),
+# what the generated project imports, and its importable root folders. Not all of PyPI.
+SHADOWED_MODULES = sys.stdlib_module_names | {
+    "test",
+    "airflow", "boto3", "botocore", "great_expectations", "moto", "numpy", "pandas",
+    "pgserver", "psycopg2", "pytest", "sklearn",
+    "dags", "src", "tests",
+}  # fmt: skip
+
+# PostgreSQL keywords that cannot name a schema unquoted: pg_get_keywords() catcode
+# R (reserved) and T (type/function names only), PostgreSQL 16. `user` and `order`
+# would force analysts to quote the schema in every query.
+_PG_RESERVED_WORDS = """
+    all analyse analyze and any array as asc asymmetric authorization binary both case
+    cast check collate collation column concurrently constraint create cross
+    current_catalog current_date current_role current_schema current_time
+    current_timestamp current_user default deferrable desc distinct do else end except
+    false fetch for foreign freeze from full grant group having ilike in initially inner
+    intersect into is isnull join lateral leading left like limit localtime
+    localtimestamp natural not notnull null offset on only or order outer overlaps
+    placing primary references returning right select session_user similar some
+    symmetric system_user table tablesample then to trailing true union unique user
+    using variadic verbose when where window with
+"""
+PG_RESERVED = frozenset(_PG_RESERVED_WORDS.split())
+
+PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
+MODEL_KINDS = ("classification", "regression")
+SOURCE_KINDS = ("postgres", "s3", "files")
+
+CRON_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@yearly")
+_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_DAYS = "sun|mon|tue|wed|thu|fri|sat"
+# (field, allowed values for the message, regex of one value)
+CRON_FIELDS = (
+    ("minute", "0-59", r"[0-5]?\d"),
+    ("hour", "0-23", r"[01]?\d|2[0-3]"),
+    ("day of month", "1-31", r"0?[1-9]|[12]\d|3[01]"),
+    ("month", "1-12 or JAN-DEC", rf"0?[1-9]|1[0-2]|{_MONTHS}"),
+    ("day of week", "0-7 or SUN-SAT", rf"[0-7]|{_DAYS}"),
+)
+
+
+def _cron_field_regex(value: str) -> re.Pattern[str]:
+    """A comma list of `*`, a value or a range, each with an optional /step."""
+    item = rf"(?:\*|(?:{value})(?:-(?:{value}))?)(?:/[1-9]\d*)?"
+    return re.compile(rf"{item}(?:,{item})*", re.IGNORECASE)
+
+
+CRON_FIELD_REGEXES = tuple(_cron_field_regex(value) for _, _, value in CRON_FIELDS)
+
+# Commercial, GovCloud, China, ISO and sovereign partitions: eu-west-1,
+# us-gov-west-1, ap-southeast-2, cn-northwest-1, us-isob-east-1, eusc-de-east-1.
+AWS_REGION = re.compile(
+    r"[a-z]{2,4}(?:-[a-z]{2,4})?-(?:central|north|south|(?:north|south)?(?:east|west))-[1-9]\d?"
+)
+
+
+def validate_project_name(value: str) -> str | None:
+    if not value.strip():
+        return "must not be empty"
+    if not re.fullmatch(r"[\w -]+", value):
+        return "must contain only letters, digits, spaces, hyphens and underscores"
+    return None
+
+
+def validate_project(value: str) -> str | None:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", value):
+        return (
+            "must be a lowercase Python identifier: a-z, 0-9 and _, not starting with a digit"
+            " (it is derived from project_name unless given)"
+        )
+    if keyword.iskeyword(value) or keyword.issoftkeyword(value):
+        return "must not be a Python keyword"
+    if value in SHADOWED_MODULES:
+        return "must not reuse the name of a standard-library module, a dependency or a project folder"
+    return None
+
+
+def validate_warehouse_schema(value: str) -> str | None:
+    # PostgreSQL silently truncates identifiers to 63 bytes: refuse rather than surprise.
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
+        return "must be a lowercase SQL identifier of at most 63 characters: a-z, 0-9 and _, not starting with a digit"
+    if value.startswith("pg_") or value == "information_schema":
+        return (
+            "must not be a PostgreSQL system schema name (pg_* or information_schema)"
+        )
+    # Per-project schema: grants to the analyst role and any reset that drops the
+    # project schema must never touch the shared default schema.
+    if value == "public":
+        return "must be the project's own schema, not public"
+    if value in PG_RESERVED:
+        return "must not be a reserved SQL keyword"
+    return None
+
+
+def validate_python_version(value: str) -> str | None:
+    if value not in PYTHON_VERSIONS:
+        return f"must be one of {', '.join(PYTHON_VERSIONS)}"
+    return None
+
+
+# Cookiecutter refuses unknown choices given as extra context, but a replay file
+# is loaded as it is, so choices are checked here too.
+def validate_model_kind(value: str) -> str | None:
+    if value not in MODEL_KINDS:
+        return f"must be one of {', '.join(MODEL_KINDS)}"
+    return None
+
+
+def validate_source_kind(value: str) -> str | None:
+    if value not in SOURCE_KINDS:
+        return f"must be one of {', '.join(SOURCE_KINDS)}"
+    return None
+
+
+def validate_cron(value: str) -> str | None:
+    if value in CRON_PRESETS:
+        return None
+    fields = value.split()
+    if len(fields) != 5:
+        return (
+            "must be a cron expression of five fields (minute hour day-of-month month"
+            f" day-of-week), e.g. '0 0 * * *', or one of {', '.join(CRON_PRESETS)}"
+        )
+    for field, (name, allowed, _), regex in zip(
+        fields, CRON_FIELDS, CRON_FIELD_REGEXES
+    ):
+        if not regex.fullmatch(field):
+            return (
+                f"{name} field {field!r} is not valid: use {allowed}, '*', ranges (a-b),"
+                " steps (/n) or comma lists"
+            )
+    return None
+
+
+def validate_aws_region(value: str) -> str | None:
+    if not AWS_REGION.fullmatch(value):
+        return "must be an AWS region code such as eu-west-1, us-gov-west-1 or ap-southeast-2"
+    return None
+
+
+def validate_one_line(value: str) -> str | None:
+    if not value.strip():
+        return "must not be empty"
+    if not value.isprintable():
+        return "must be a single line of printable text (no newline, tab or control character)"
+    if len(value) > MAX_TEXT:
+        return f"must be at most {MAX_TEXT} characters (has {len(value)})"
+    return None
+
+
+VALIDATORS = {
+    "project_name": validate_project_name,
+    "project": validate_project,
+    "description": validate_one_line,
+    "author_name": validate_one_line,
+    "python_version": validate_python_version,
+    "model_kind": validate_model_kind,
+    "source_kind": validate_source_kind,
+    "schedule": validate_cron,
+    "retrain_schedule": validate_cron,
+    "aws_region": validate_aws_region,
+    "warehouse_schema": validate_warehouse_schema,
+}
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """repr keeps hostile input on one line and free of terminal escape codes."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def find_errors(answers: dict) -> list[str]:
+    errors = []
+    for field, validate in VALIDATORS.items():
+        value = answers.get(field)
+        # A replay file can hold any JSON type; the validators only take text.
+        rule = validate(value) if isinstance(value, str) else "must be given as text"
+        if rule:
+            errors.append(f"ERROR: {field}: {rule} (got {shown(value)})")
+    return errors
+
+
+def main(answers: dict) -> int:
+    errors = find_errors(answers)
+    for error in errors:
+        print(error, file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(load_answers()))

@@ -1,0 +1,301 @@
+"""Bake the template through pytest-cookies and the real CLI; check what is (not) left."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from binaryornot.check import is_binary
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.utils import create_env_with_context
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+SLUG = "churn_forecast"  # from the default project_name
+
+
+def combination(model_kind: str, source_kind: str):
+    answers = {"model_kind": model_kind, "source_kind": source_kind}
+    return pytest.param(answers, id=f"{model_kind}-{source_kind}")
+
+
+SUPPORTED_COMBINATIONS = [
+    combination("classification", "postgres"),
+    combination("classification", "s3"),
+    combination("classification", "files"),
+    combination("regression", "postgres"),
+    combination("regression", "s3"),
+    combination("regression", "files"),
+]
+
+# The generated project's files for the default answers, apart from the source
+# adapters. Update both lists whenever a file is added to or removed from
+# {{cookiecutter.project}}/ (this is the point: the file set changes on purpose only).
+EXPECTED_COMMON = {
+    "Makefile",
+    "constraints.txt",
+    "dags/daily_predictions.py",
+    "dags/retrain.py",
+    "pyproject.toml",
+    "src/churn_forecast/__init__.py",
+    "src/churn_forecast/artifacts.py",
+    "src/churn_forecast/config.py",
+    "src/churn_forecast/datasets.py",
+    "src/churn_forecast/demo.py",
+    "src/churn_forecast/demo_data.py",
+    "src/churn_forecast/expectations.py",
+    "src/churn_forecast/extraction.py",
+    "src/churn_forecast/interval.py",
+    "src/churn_forecast/local_airflow.py",
+    "src/churn_forecast/model/__init__.py",
+    "src/churn_forecast/model/estimator.py",
+    "src/churn_forecast/model/features.py",
+    "src/churn_forecast/model/metrics.py",
+    "src/churn_forecast/pipeline.py",
+    "src/churn_forecast/registry.py",
+    "src/churn_forecast/scoring.py",
+    "src/churn_forecast/sources/__init__.py",
+    "src/churn_forecast/sources/queries/customer_snapshots.sql",
+    "src/churn_forecast/sources/queries/outcomes.sql",
+    "src/churn_forecast/training.py",
+    "src/churn_forecast/validation/__init__.py",
+    "src/churn_forecast/validation/gate.py",
+    "src/churn_forecast/validation/runner.py",
+    "src/churn_forecast/warehouse/__init__.py",
+    "src/churn_forecast/warehouse/bulk.py",
+    "src/churn_forecast/warehouse/connection.py",
+    "src/churn_forecast/warehouse/migrate.py",
+    "src/churn_forecast/warehouse/migrations/env.py",
+    "src/churn_forecast/warehouse/migrations/script.py.mako",
+    "src/churn_forecast/warehouse/migrations/versions/0001_warehouse.py",
+    "src/churn_forecast/warehouse/migrations/versions/0002_roles.py",
+}
+# What each source_kind adds; the post-gen hook deletes the other kinds' files.
+EXPECTED_BY_SOURCE = {
+    "postgres": {"src/churn_forecast/sources/postgres.py"},
+    "s3": set(),
+    "files": set(),
+}
+
+
+def adapter_files(kind: str) -> set[str]:
+    return {f"src/{SLUG}/sources/{kind}.py", f"tests/test_source_{kind}.py"}
+
+
+def project_files(root: Path) -> set[str]:
+    return {
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+
+
+def leftovers(tmp_path: Path) -> list[Path]:
+    """Anything inside pytest-cookies' per-bake output directories under tmp_path."""
+    return sorted((tmp_path / "cookies").glob("*/*"))
+
+
+def test_supported_combinations_cover_every_choice(cookiecutter_json):
+    every = itertools.product(
+        cookiecutter_json["model_kind"], cookiecutter_json["source_kind"]
+    )
+    covered = {
+        (p.values[0]["model_kind"], p.values[0]["source_kind"])
+        for p in SUPPORTED_COMBINATIONS
+    }
+    assert covered == set(every)
+
+
+@pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
+def test_bake(cookies, answers):
+    result = cookies.bake(extra_context=answers)
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0
+    assert result.project_path.name == SLUG
+    files = project_files(result.project_path)
+
+    chosen = answers["source_kind"]
+    assert EXPECTED_BY_SOURCE[chosen] <= files
+    for other in EXPECTED_BY_SOURCE.keys() - {chosen}:
+        assert not files & adapter_files(other)
+
+    # Binary files are skipped the way cookiecutter decides what to render.
+    paths = {name: result.project_path / name for name in sorted(files)}
+    texts = {
+        name: path.read_text(encoding="utf-8")
+        for name, path in paths.items()
+        if not is_binary(str(path))
+    }
+    assert [name for name, text in texts.items() if "{{" in text or "{%" in text] == []
+    for name, text in texts.items():
+        if name.endswith(".py"):
+            compile(text, name, "exec")
+
+
+@pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
+def test_exact_file_set(cookies, answers):
+    result = cookies.bake(extra_context=answers)
+    assert result.exception is None, result.exception
+    expected = EXPECTED_COMMON | EXPECTED_BY_SOURCE[answers["source_kind"]]
+    assert project_files(result.project_path) == expected
+
+
+def test_project_name_gives_the_slug(cookies):
+    result = cookies.bake(extra_context={"project_name": "Fraud Alerts"})
+    assert result.exception is None, result.exception
+    assert result.project_path.name == "fraud_alerts"
+    assert (result.project_path / "src" / "fraud_alerts").is_dir()
+    assert result.context["warehouse_schema"] == "fraud_alerts"
+
+
+def test_bad_project_name_fails_and_leaves_nothing(cookies, tmp_path, capfd):
+    result = cookies.bake(extra_context={"project_name": "1st project!"})
+    assert result.exit_code != 0
+    assert isinstance(result.exception, FailedHookException)
+    assert leftovers(tmp_path) == []
+    err = capfd.readouterr().err
+    assert "ERROR: project_name: must contain only letters" in err
+    assert (
+        "ERROR: project: must be a lowercase Python identifier" in err
+    )  # 1st_project!
+
+
+@pytest.mark.parametrize("slug", ["class", "lambda"])
+def test_keyword_slug_is_refused(cookies, tmp_path, capfd, slug):
+    result = cookies.bake(extra_context={"project": slug})
+    assert isinstance(result.exception, FailedHookException)
+    assert leftovers(tmp_path) == []
+    assert (
+        f"ERROR: project: must not be a Python keyword (got '{slug}')"
+        in capfd.readouterr().err
+    )
+
+
+def test_cli_refuses_bad_answer_and_creates_nothing(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    config = tmp_path / "config.yaml"  # keeps the replay file out of the home directory
+    config.write_text(
+        f"cookiecutters_dir: {tmp_path / 'cc'}\nreplay_dir: {tmp_path / 'replay'}\n"
+    )
+    args = ["--no-input", "--config-file", config, "-o", out, TEMPLATE_DIR]
+    proc = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", *args, "project_name=1st project!"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "ERROR: project_name: must contain only letters" in proc.stderr
+    assert list(out.iterdir()) == []
+
+
+# Hostile answers. Each payload breaks out of one naive way of putting an answer into
+# a hook, and creates the directory $HOOK_MARKER if it ever runs as code;
+# test_payloads_are_live proves they do run against those naive hooks.
+MKDIR = "__import__('os').mkdir(__import__('os').environ['HOOK_MARKER'])"
+JINJA_MKDIR = "cycler.__init__.__globals__.os.mkdir(cycler.__init__.__globals__.os.environ.HOOK_MARKER)"
+PAYLOADS = {  # id: (answer, naive hook, language of the naive hook)
+    "triple-double-quote": (
+        f'"""; {MKDIR}; """',
+        'x = """{{ cookiecutter.v }}"""',
+        "python",
+    ),
+    "triple-single-quote": (
+        f"'''; {MKDIR}; '''",
+        "x = '''{{ cookiecutter.v }}'''",
+        "python",
+    ),
+    "double-quote": (f'"; {MKDIR}; "', 'x = "{{ cookiecutter.v }}"', "python"),
+    "single-quote": (f"'; {MKDIR}; '", "x = '{{ cookiecutter.v }}'", "python"),
+    "newline": (f"\n{MKDIR}\n", "# {{ cookiecutter.v }}", "python"),
+    "backslash-quote": (
+        f'\\"; {MKDIR}; #',
+        "x = \"{{ cookiecutter.v | replace('\"', '\\\\\"') }}\"",
+        "python",
+    ),
+    "shell": ('$(mkdir "$HOOK_MARKER")', 'echo "{{ cookiecutter.v }}"', "sh"),
+    # Cookiecutter renders answers given as extra context once, which turns this
+    # into a live Jinja expression; a hook that rendered it again would run it.
+    "jinja": (
+        "{% raw %}{{ " + JINJA_MKDIR + " }}{% endraw %}",
+        "{{ cookiecutter.v }}",
+        "jinja",
+    ),
+}
+
+
+def run_naive_hook(template: str, language: str, answer: str) -> None:
+    context = {"cookiecutter": {"v": answer}}
+    source = create_env_with_context(context).from_string(template).render(**context)
+    if language == "python":
+        exec(source, {})  # noqa: S102 (proving the payload runs is the point)
+    elif language == "sh":
+        subprocess.run(["sh", "-c", source], check=True, capture_output=True)
+    else:
+        create_env_with_context(context).from_string(source).render()
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_payloads_are_live(tmp_path, monkeypatch, payload):
+    answer, naive_hook, language = PAYLOADS[payload]
+    monkeypatch.setenv("HOOK_MARKER", str(tmp_path / "marker"))
+    if language == "jinja":  # first rendering, as cookiecutter does to extra context
+        context = {"cookiecutter": {}}
+        answer = create_env_with_context(context).from_string(answer).render(**context)
+    run_naive_hook(naive_hook, language, answer)
+    assert (tmp_path / "marker").exists()
+
+
+@pytest.mark.parametrize("field", ["project_name", "description", "author_name"])
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_hostile_answers_never_run_in_hooks(
+    cookies, tmp_path, monkeypatch, field, payload
+):
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("HOOK_MARKER", str(marker))
+    result = cookies.bake(extra_context={field: PAYLOADS[payload][0]})
+    assert not marker.exists()
+    # Every payload is an invalid project_name; the newline one is invalid anywhere.
+    if field == "project_name" or payload == "newline":
+        assert isinstance(result.exception, FailedHookException)
+        assert leftovers(tmp_path) == []
+    else:  # valid: both hooks ran with it
+        assert result.exception is None, result.exception
+
+
+def test_cookiecutter_itself_renders_jinja_in_extra_context(cookies):
+    """Characterisation, not a hook property.
+
+    Answers given as extra context (or `key=value` on the command line) are Jinja
+    templates to cookiecutter, rendered unsandboxed before any hook runs; answers
+    typed at the prompt are not. Only the person running cookiecutter can supply
+    either, with that person's rights, so the hooks' duty is to add no second
+    evaluation, which test_hostile_answers_never_run_in_hooks checks.
+    """
+    result = cookies.bake(extra_context={"description": "{{ 7*7 }}"})
+    assert result.context["description"] == "49"
+
+
+def test_free_text_answers_stay_data_in_generated_files(cookies):
+    """A description or author with quotes or backslashes must not become code or break TOML."""
+    text = (
+        PAYLOADS["triple-double-quote"][0] + " it's \\ " + PAYLOADS["single-quote"][0]
+    )
+    result = cookies.bake(extra_context={"description": text, "author_name": text})
+    assert result.exception is None, result.exception
+    for path in result.project_path.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        calls = {
+            node.func.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        }
+        assert "__import__" not in calls, path
+    pyproject = (result.project_path / "pyproject.toml").read_text(encoding="utf-8")
+    assert tomllib.loads(pyproject)["project"]["description"] == text

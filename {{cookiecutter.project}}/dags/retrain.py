@@ -1,0 +1,51 @@
+"""Retrain: stage the labelled window, fit and evaluate, promote only through the gate.
+
+The gate lives in the data scientists' `model/metrics.py`; this file only wires it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, "retry_delay": timedelta(minutes=5)}
+
+
+@dag(
+    dag_id="{{ cookiecutter.project }}_retrain",
+    schedule=CronDataIntervalTimetable("{{ cookiecutter.retrain_schedule }}", timezone="UTC"),
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # versions and promotions are decided one at a time
+    default_args=DEFAULT_ARGS,
+    tags=["{{ cookiecutter.project }}", "training"],
+    doc_md=__doc__,
+)
+def retrain():
+    @task
+    def stage_training_window(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+        from {{ cookiecutter.project }}.pipeline import run
+
+        return run("stage_training_window", data_interval_start, data_interval_end, run_id)
+
+    @task
+    def train(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+        from {{ cookiecutter.project }}.pipeline import run
+
+        return run("train", data_interval_start, data_interval_end, run_id)
+
+    @task
+    def promote(trained: dict, run_id=None) -> dict:
+        from {{ cookiecutter.project }}.pipeline import promote
+
+        return promote(trained, run_id)
+
+    trained = train()
+    stage_training_window() >> trained
+    promote(trained)
+
+
+retrain()

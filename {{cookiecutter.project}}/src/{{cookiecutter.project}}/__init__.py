@@ -1,0 +1,1 @@
+"""{{ cookiecutter.project_name }}: batch ML predictions on Apache Airflow 3."""

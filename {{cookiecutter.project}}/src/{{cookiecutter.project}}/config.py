@@ -1,0 +1,93 @@
+"""One settings object, read from the environment, with defaults that run anywhere.
+
+Every stage takes a `Settings`; nothing else reads the environment. Defaults keep
+all local state (embedded PostgreSQL, model artifacts, reports, drop folder) under
+`STATE_DIR`, so a fresh checkout runs with no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SOURCE_KIND = "{{ cookiecutter.source_kind }}"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the pipeline cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    warehouse_url: str | None  # None: start the embedded PostgreSQL under state_dir
+    schema: str
+    source_url: str | None  # postgres source; None: the warehouse itself
+    source_schema: str
+    source_queries_dir: Path | None  # postgres source; None: the queries shipped in the package
+    s3_source_uri: str
+    drop_dir: Path
+    artifacts_uri: str
+    reports_dir: Path
+    aws_region: str
+    chunk_rows: int
+    training_window_days: int
+
+    def __post_init__(self) -> None:
+        # Schema names are spliced into SQL as identifiers, so they must be plain.
+        for name in ("schema", "source_schema"):
+            if not _IDENTIFIER.match(getattr(self, name)):
+                raise ConfigError(
+                    f"{name}={getattr(self, name)!r}: must be a lowercase SQL identifier"
+                )
+        if self.chunk_rows < 1 or self.training_window_days < 2:
+            raise ConfigError("chunk_rows must be >= 1 and training_window_days >= 2")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        state = Path(env.get("STATE_DIR", PROJECT_ROOT / ".local")).resolve()
+        try:
+            chunk_rows = int(env.get("EXTRACT_CHUNK_ROWS", "100000"))
+            window = int(env.get("TRAINING_WINDOW_DAYS", "28"))
+        except ValueError as exc:
+            raise ConfigError(f"numeric setting is not an integer: {exc}") from None
+        return cls(
+            state_dir=state,
+            warehouse_url=env.get("WAREHOUSE_URL") or _airflow_connection_uri("warehouse"),
+            schema=env.get("WAREHOUSE_SCHEMA", "{{ cookiecutter.warehouse_schema }}"),
+            source_url=env.get("SOURCE_URL") or None,
+            source_schema=env.get("SOURCE_SCHEMA", "source"),
+            source_queries_dir=Path(env["SOURCE_QUERIES_DIR"]) if env.get("SOURCE_QUERIES_DIR") else None,
+            s3_source_uri=env.get(
+                "SOURCE_S3_URI", "s3://{{ cookiecutter.project | replace('_', '-') }}-data/incoming"
+            ),
+            drop_dir=Path(env.get("SOURCE_DROP_DIR", state / "drop")),
+            artifacts_uri=env.get("ARTIFACTS_URI", str(state / "artifacts")),
+            reports_dir=Path(env.get("REPORTS_DIR", state / "reports")),
+            aws_region=env.get("AWS_REGION", "{{ cookiecutter.aws_region }}"),
+            chunk_rows=chunk_rows,
+            training_window_days=window,
+        )
+
+
+def _airflow_connection_uri(conn_id: str) -> str | None:
+    """URI of an Airflow connection when running inside Airflow, else None.
+
+    Outside Airflow it is not imported here: that costs seconds, and would fix
+    Airflow's configuration (AIRFLOW_HOME) before the caller has set it.
+    """
+    if "airflow.sdk" not in sys.modules:
+        return None
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id).get_uri()
+    except AirflowNotFoundException:
+        return None

@@ -1,0 +1,57 @@
+"""The stages the DAGs call, by name: the one bridge between Airflow and the project.
+
+Each stage is a plain function of (settings, data interval, run id). Failures that
+a retry cannot fix (a bad batch, a corrupt model, no champion) become
+AirflowFailException so Airflow fails the task at once instead of retrying it;
+anything else (a lost connection) is left to the task's retries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+
+from . import scoring, training
+from .config import Settings
+from .datasets import CUSTOMER_SNAPSHOTS, OUTCOMES
+from .extraction import ExtractError, extract
+from .interval import Interval
+from .registry import ModelUnavailable
+from .scoring import PartitionNotValidated
+from .validation import ValidationFailed, validate
+from .warehouse import migrate
+
+STAGES = {
+    "extract_snapshots": lambda s, i, r: extract(s, CUSTOMER_SNAPSHOTS, i, r),
+    "extract_outcomes": lambda s, i, r: extract(s, OUTCOMES, i, r),
+    "validate_snapshots": lambda s, i, r: validate(s, i, r).success,
+    "predict": scoring.predict,
+    "stage_training_window": training.stage_window,
+    "train": training.train,
+}
+PERMANENT = (ExtractError, ValidationFailed, ModelUnavailable, PartitionNotValidated, training.NotEnoughData)
+
+
+@cache
+def settings() -> Settings:
+    """Settings for this process, with the warehouse migrated once."""
+    current = Settings.from_env()
+    migrate(current)
+    return current
+
+
+def run(stage: str, start: datetime, end: datetime, run_id: str):
+    return _fail_fast(lambda: STAGES[stage](settings(), Interval(start, end), run_id))
+
+
+def promote(trained: dict, run_id: str) -> dict:
+    return _fail_fast(lambda: training.promote(settings(), trained, run_id))
+
+
+def _fail_fast(call):
+    try:
+        return call()
+    except PERMANENT as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc

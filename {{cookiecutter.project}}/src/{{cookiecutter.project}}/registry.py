@@ -1,0 +1,108 @@
+"""Model versions: artifacts with checksums, metrics, and the champion alias.
+
+`model_versions` holds every trained version; exactly one may be `champion`.
+`model_promotions` is the append-only record of every decision (promote, reject,
+rollback) with its reason, so "what was in production when" is a SQL query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+from dataclasses import dataclass
+from datetime import date
+from importlib import metadata
+
+import joblib
+
+from . import artifacts
+from .config import PROJECT_ROOT, Settings
+from .model import KIND
+from .warehouse import transaction
+
+
+class ModelUnavailable(RuntimeError):
+    """No usable model: none registered yet, or its file is missing or corrupt."""
+
+
+@dataclass(frozen=True)
+class Version:
+    version: str
+    metrics: dict
+    artifact_uri: str
+    sha256: str
+
+
+def register(settings: Settings, model, metrics: dict, train_start: date, train_end: date,
+             train_rows: int, run_id: str) -> Version:
+    """Store the artifact and record a candidate version; a rerun with the same model is a no-op."""
+    buf = io.BytesIO()
+    joblib.dump(model, buf)
+    data = buf.getvalue()
+    sha = hashlib.sha256(data).hexdigest()
+    version = f"{train_end:%Y%m%d}-{sha[:10]}"
+    uri = artifacts.put(settings.artifacts_uri, f"{version}/model.joblib", data, settings.aws_region)
+    with transaction(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            """INSERT INTO model_versions (version, model_kind, code_version, train_start,
+                   train_end, train_rows, metrics, artifact_uri, sha256, status, run_id)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'candidate', %s)
+               ON CONFLICT (version) DO NOTHING""",
+            (version, KIND, code_version(), train_start, train_end, train_rows,
+             json.dumps(metrics), uri, sha, run_id),
+        )
+    return Version(version, metrics, uri, sha)
+
+
+def champion(settings: Settings) -> Version | None:
+    with transaction(settings) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT version, metrics, artifact_uri, sha256
+                                    FROM model_versions WHERE status = 'champion'""")
+        row = cur.fetchone()
+    return Version(*row) if row else None
+
+
+def load(settings: Settings, version: Version):
+    """The fitted model of `version`, after checking its bytes against the registered sha256."""
+    try:
+        data = artifacts.get(version.artifact_uri, settings.aws_region)
+    except Exception as exc:  # missing file, S3 error: same remedy for the operator
+        raise ModelUnavailable(f"model {version.version}: cannot read {version.artifact_uri}: {exc}") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != version.sha256:
+        raise ModelUnavailable(
+            f"model {version.version}: {version.artifact_uri} is corrupt "
+            f"(sha256 {digest[:12]}…, registered {version.sha256[:12]}…); roll back or retrain"
+        )
+    return joblib.load(io.BytesIO(data))
+
+
+def decide(settings: Settings, version: str, promote: bool, reason: str, run_id: str) -> None:
+    """Record the gate's decision; on promote, the old champion retires in the same transaction."""
+    with transaction(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT version FROM model_versions WHERE status = 'champion' FOR UPDATE")
+        previous = (cur.fetchone() or [None])[0]
+        if promote and previous != version:
+            cur.execute("UPDATE model_versions SET status = 'retired' WHERE version = %s", (previous,))
+            cur.execute("UPDATE model_versions SET status = 'champion' WHERE version = %s", (version,))
+        elif not promote:
+            cur.execute("""UPDATE model_versions SET status = 'rejected'
+                                        WHERE version = %s AND status = 'candidate'""", (version,))
+        cur.execute(
+            """INSERT INTO model_promotions (version, previous, action, reason, run_id)
+                            VALUES (%s, %s, %s, %s, %s)""",
+            (version, previous, "promote" if promote else "reject", reason, run_id),
+        )
+
+
+def code_version() -> str:
+    """Package version, plus the git commit when the project is a checkout."""
+    version = metadata.version("{{ cookiecutter.project }}")
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return version
+    return f"{version}+g{sha}"

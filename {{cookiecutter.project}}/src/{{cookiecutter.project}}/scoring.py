@@ -1,0 +1,51 @@
+"""Batch scoring: the champion model scores one validated partition into `predictions`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from . import model, registry
+from .config import Settings
+from .datasets import CUSTOMER_SNAPSHOTS
+from .interval import Interval
+from .model.features import build_features
+from .registry import ModelUnavailable
+from .warehouse import copy_frame, iter_frames, transaction
+
+
+class PartitionNotValidated(RuntimeError):
+    """The partition has no passing validation since it was last extracted."""
+
+
+def predict(settings: Settings, interval: Interval, run_id: str) -> int:
+    """Replace the partition's predictions in one transaction; returns the rows written."""
+    day = interval.partition
+    champion = registry.champion(settings)
+    if champion is None:
+        raise ModelUnavailable("no champion model yet: run the retrain DAG first")
+    estimator = registry.load(settings, champion)
+    predicted_at = datetime.now(timezone.utc)
+    rows = 0
+    with transaction(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT success FROM partition_status WHERE dataset = %s AND logical_date = %s",
+                    (CUSTOMER_SNAPSHOTS.name, day))
+        status = cur.fetchone()
+        if not status or status[0] is not True:
+            raise PartitionNotValidated(f"{CUSTOMER_SNAPSHOTS.name} for {day} has not passed validation")
+        cur.execute("DELETE FROM predictions WHERE logical_date = %s", (day,))
+        query = "SELECT * FROM staging_customer_snapshots WHERE logical_date = %s ORDER BY entity_id"
+        for chunk in iter_frames(conn, query, (day,), settings.chunk_rows):
+            if chunk.empty:
+                continue
+            scores = model.predict(estimator, build_features(chunk))
+            rows += copy_frame(conn, "predictions", pd.DataFrame({
+                "logical_date": chunk["logical_date"],
+                "entity_id": chunk["entity_id"],
+                "score": scores,
+                "model_version": champion.version,
+                "predicted_at": predicted_at,
+                "run_id": run_id,
+            }))
+    return rows

@@ -1,0 +1,86 @@
+"""PostgreSQL source: one SQL file per dataset, parameterised by the data interval.
+
+Queries live in `sources/queries/<dataset>.sql` (or the folder SOURCE_QUERIES_DIR names). They take
+`%(start)s` / `%(end)s` bound by psycopg2 and `{source_schema}` quoted as an
+identifier: no value is ever formatted into SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import psycopg2
+from psycopg2 import sql
+
+from ..config import Settings
+from ..datasets import Dataset
+from ..interval import Interval
+from ..warehouse import copy_frame, iter_frames, warehouse_url
+from . import SourceError
+
+QUERIES = Path(__file__).with_name("queries")
+# The column that partitions each demo source table by day.
+PUBLISH_KEYS = {"customer_snapshots": "snapshot_date", "outcomes": "observed_on"}
+_PG_TYPES = {"i": "bigint", "u": "bigint", "f": "double precision", "b": "boolean", "M": "timestamptz"}
+
+
+class PostgresSource:
+    def __init__(self, url: str, schema: str, chunk_rows: int, queries: Path = QUERIES):
+        self.url, self.schema, self.chunk_rows, self.queries = url, schema, chunk_rows, queries
+        self.description = f"postgres:{schema}"
+
+    def query(self, dataset: Dataset) -> sql.Composed:
+        path = self.queries / f"{dataset.name}.sql"
+        if not path.exists():
+            raise SourceError(f"no source query for dataset {dataset.name!r}: expected {path}")
+        return sql.SQL(path.read_text()).format(source_schema=sql.Identifier(self.schema))
+
+    def read(self, dataset: Dataset, interval: Interval) -> Iterator[pd.DataFrame]:
+        query = self.query(dataset)
+        try:
+            conn = psycopg2.connect(self.url, connect_timeout=10, options="-c TimeZone=UTC")
+        except psycopg2.OperationalError as exc:
+            raise SourceError(f"source database unreachable ({self.description}): {exc}") from exc
+        try:
+            with conn:
+                params = {"start": interval.start, "end": interval.end}
+                yield from iter_frames(conn, query, params, self.chunk_rows)
+        except psycopg2.Error as exc:
+            raise SourceError(f"reading {dataset.name} from {self.description} failed: {exc}") from exc
+        finally:
+            conn.close()
+
+    def commit(self, dataset: Dataset, interval: Interval) -> None:
+        """Nothing to do: the source table is not ours to change."""
+
+    def publish(self, dataset: Dataset, interval: Interval, frame: pd.DataFrame) -> None:
+        """Replace the day's rows; columns the table lacks are added, as upstream tables grow."""
+        key = PUBLISH_KEYS[dataset.name]
+        frame = frame.assign(**{key: interval.partition})
+        table = sql.Identifier(dataset.name)
+        columns = [
+            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_pg_type(frame[c]))) for c in frame.columns
+        ]
+        with psycopg2.connect(self.url, options=f"-c search_path={self.schema}") as conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(table, sql.SQL(", ").join(columns)))
+            for column in columns:
+                cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {}").format(table, column))
+            cur.execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(table, sql.Identifier(key)),
+                        (interval.partition,))
+            copy_frame(conn, dataset.name, frame)
+        conn.close()
+
+
+def _pg_type(values: pd.Series) -> str:
+    if pd.api.types.infer_dtype(values, skipna=True) == "date":
+        return "date"
+    return _PG_TYPES.get(values.dtype.kind, "text")
+
+
+def open_source(settings: Settings) -> PostgresSource:
+    url = settings.source_url or warehouse_url(settings)
+    queries = settings.source_queries_dir or QUERIES
+    return PostgresSource(url, settings.source_schema, settings.chunk_rows, queries)

@@ -1,0 +1,7 @@
+"""The PostgreSQL warehouse: connections, migrations and the COPY writer."""
+
+from .connection import WarehouseUnavailable, connect, transaction, warehouse_url
+from .bulk import copy_frame, iter_frames, read_frame
+from .migrate import migrate
+
+__all__ = ["WarehouseUnavailable", "connect", "copy_frame", "iter_frames", "migrate", "read_frame", "transaction", "warehouse_url"]
