@@ -105,6 +105,8 @@ def train(settings: Settings, interval: Interval, run_id: str) -> dict:
 
 def promote(settings: Settings, trained: dict, run_id: str) -> dict:
     """Apply the data scientist's gate and record the decision."""
+    if trained["champion"] == trained["version"]:  # a rerun that retrained the same model
+        return {"version": trained["version"], "promoted": False, "reason": "already the champion"}
     ok, reason = metrics.gate(trained["metrics"], trained["champion_metrics"])
     registry.decide(settings, trained["version"], ok, reason, run_id)
     return {"version": trained["version"], "promoted": ok, "reason": reason}
