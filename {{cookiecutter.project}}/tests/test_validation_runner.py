@@ -1,4 +1,4 @@
-"""Tests for runner.py against the rules in expectations.py (pytest).
+"""The GX runner (validation/runner.py) against the data scientists' rules (expectations.py).
 
 The first test pays for importing Great Expectations (a few seconds); each
 validation after that takes well under a second.
@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import expectations as rules
-from runner import SuiteResult, describe, validate_frame
+from {{ cookiecutter.project }} import expectations as rules
+from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS
+from {{ cookiecutter.project }}.validation.runner import SuiteResult, describe, validate_frame
 
 
 def good_frame(n: int = 500, seed: int = 0) -> pd.DataFrame:
@@ -54,7 +55,7 @@ def run(tmp_path, private_tmp):
 
     def _run(df: pd.DataFrame, run_name: str = "test_run", exps: list | None = None) -> SuiteResult:
         exps = rules.expectations() if exps is None else exps
-        result = validate_frame(df, exps, suite_name=rules.SUITE_NAME, run_name=run_name, reports_dir=reports)
+        result = validate_frame(df, exps, suite_name=CUSTOMER_SNAPSHOTS.name, run_name=run_name, reports_dir=reports)
         # Invariants of every result.
         json.dumps([dataclasses.asdict(f) for f in result.failures], allow_nan=False)
         assert result.evaluated == len(rules.expectations())

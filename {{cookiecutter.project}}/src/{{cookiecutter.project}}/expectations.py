@@ -9,8 +9,6 @@ fails with a message naming the rule, the column and a few offending values,
 and the run's HTML report shows the details.
 """
 
-SUITE_NAME = "customer_snapshots"
-
 # Column -> expected type, using the names `df.dtypes` prints:
 #   "int64"    whole numbers (pandas' nullable "Int64" is accepted too)
 #   "float64"  decimal numbers

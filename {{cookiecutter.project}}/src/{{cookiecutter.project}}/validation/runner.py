@@ -1,14 +1,6 @@
 """Validate a pandas DataFrame with Great Expectations (GX 1.x) and render its report.
 
-Typical use in an Airflow task::
-
-    from expectations import SUITE_NAME, expectations
-    from runner import describe, validate_frame
-
-    result = validate_frame(df, expectations(), suite_name=SUITE_NAME,
-                            run_name=context["run_id"], reports_dir=REPORTS_DIR)
-    if not result.success:
-        raise AirflowFailException(describe(result))
+Used by the gate (gate.py), which records the result and enforces it.
 
 Every call builds its own in-memory GX context: nothing is shared between
 calls, nothing is written outside ``reports_dir`` (no temp folders), and GX's
