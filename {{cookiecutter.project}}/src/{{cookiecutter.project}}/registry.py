@@ -97,6 +97,37 @@ def decide(settings: Settings, version: str, promote: bool, reason: str, run_id:
         )
 
 
+def rollback(settings: Settings, reason: str, run_id: str, to_version: str | None = None) -> str:
+    """Make `to_version` (default: the champion before the current one) champion again.
+
+    Recorded in model_promotions like any decision; the next daily run scores with it.
+    """
+    with transaction(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT version FROM model_versions WHERE status = 'champion' FOR UPDATE")
+        current = (cur.fetchone() or [None])[0]
+        if to_version is None:
+            cur.execute(
+                """SELECT previous FROM model_promotions
+                   WHERE version = %s AND action IN ('promote', 'rollback') AND previous IS NOT NULL
+                   ORDER BY id DESC LIMIT 1""",
+                (current,),
+            )
+            to_version = (cur.fetchone() or [None])[0]
+        cur.execute("SELECT status FROM model_versions WHERE version = %s", (to_version,))
+        if to_version is None or cur.fetchone() is None:
+            raise ModelUnavailable(f"nothing to roll back to from {current!r}: name a registered version")
+        if to_version == current:
+            raise ModelUnavailable(f"{to_version} is already the champion")
+        cur.execute("UPDATE model_versions SET status = 'retired' WHERE version = %s", (current,))
+        cur.execute("UPDATE model_versions SET status = 'champion' WHERE version = %s", (to_version,))
+        cur.execute(
+            """INSERT INTO model_promotions (version, previous, action, reason, run_id)
+               VALUES (%s, %s, 'rollback', %s, %s)""",
+            (to_version, current, reason, run_id),
+        )
+    return to_version
+
+
 def code_version() -> str:
     """Package version, plus the git commit when the project is a checkout."""
     version = metadata.version("{{ cookiecutter.project }}")
@@ -106,3 +137,15 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return version
     return f"{version}+g{sha}"
+
+
+if __name__ == "__main__":  # `make rollback REASON="…" [VERSION=…]`
+    import argparse
+    import getpass
+
+    parser = argparse.ArgumentParser(description="Roll the champion back to an earlier model version.")
+    parser.add_argument("--reason", required=True, help="why, for the audit log in model_promotions")
+    parser.add_argument("--to-version", help="version to restore (default: the previous champion)")
+    args = parser.parse_args()
+    restored = rollback(Settings.from_env(), args.reason, f"manual__{getpass.getuser()}", args.to_version)
+    print(f"champion is now {restored}")
