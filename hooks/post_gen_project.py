@@ -1,4 +1,5 @@
-"""Post-generation hook: drop the source adapters the answers did not choose.
+"""Post-generation hook: drop the source adapters the answers did not choose,
+and what only those adapters use.
 
 Cookiecutter renders this file with Jinja and runs it with its own Python (so:
 stdlib only) from the generated project's root.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from pathlib import Path
 
 
@@ -45,6 +47,30 @@ def remove_unused_sources(root: Path, project: str, source_kind: str) -> None:
         (root / path).unlink(missing_ok=True)
 
 
+# What the adapters share, under src/<project>/sources/, by the kinds that use it.
+SOURCE_SUPPORT = {
+    "queries": ("postgres",),  # the SQL files the postgres adapter runs
+    "formats.py": ("s3", "files"),  # CSV / Parquet reading
+}
+
+
+def unused_source_support(project: str, source_kind: str) -> list[Path]:
+    return [
+        Path("src", project, "sources", name)
+        for name, kinds in SOURCE_SUPPORT.items()
+        if source_kind not in kinds
+    ]
+
+
+def remove_unused_source_support(root: Path, project: str, source_kind: str) -> None:
+    for path in unused_source_support(project, source_kind):
+        target = root / path
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+
+
 def next_steps(root: Path) -> str:
     # The absolute path is right whatever output directory (-o) was used.
     return (
@@ -54,6 +80,7 @@ def next_steps(root: Path) -> str:
 
 def main(answers: dict, root: Path) -> None:
     remove_unused_sources(root, answers["project"], answers["source_kind"])
+    remove_unused_source_support(root, answers["project"], answers["source_kind"])
     print(next_steps(root))
 
 

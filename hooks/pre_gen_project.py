@@ -33,8 +33,8 @@ MAX_TEXT = 200
 SHADOWED_MODULES = sys.stdlib_module_names | {
     "test",
     "airflow", "boto3", "botocore", "great_expectations", "moto", "numpy", "pandas",
-    "pgserver", "psycopg2", "pytest", "sklearn",
-    "dags", "src", "tests",
+    "pgserver", "psycopg2", "pyarrow", "pytest", "sklearn", "alembic", "sqlalchemy",
+    "dags", "src", "tests", "infra", "benchmarks",
 }  # fmt: skip
 
 # PostgreSQL keywords that cannot name a schema unquoted: pg_get_keywords() catcode

@@ -14,9 +14,15 @@ import subprocess
 import pytest
 
 PROJECT_CHECKS = [
-    pytest.param({"project_name": "Fraud Alerts"}, id="fraud_alerts-classification-postgres"),
-    pytest.param({"model_kind": "regression", "source_kind": "files"}, id="regression-files"),
-    pytest.param({"model_kind": "classification", "source_kind": "s3"}, id="classification-s3"),
+    pytest.param(
+        {"project_name": "Fraud Alerts"}, id="fraud_alerts-classification-postgres"
+    ),
+    pytest.param(
+        {"model_kind": "regression", "source_kind": "files"}, id="regression-files"
+    ),
+    pytest.param(
+        {"model_kind": "classification", "source_kind": "s3"}, id="classification-s3"
+    ),
 ]
 
 
@@ -25,14 +31,19 @@ def test_generated_project_passes_its_own_checks(cookies, answers):
     result = cookies.bake(extra_context=answers)
     assert result.exit_code == 0, result.exception
     # The project's Makefile makes its own venv; don't let ours leak into it.
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WAREHOUSE_URL")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WAREHOUSE_URL")
+    }
     run = subprocess.run(
         ["make", "lint", "test"],
+        check=False,  # the assertion below reports the output
         cwd=result.project_path,
         env=env,
         capture_output=True,
         text=True,
         timeout=1800,
     )
-    assert run.returncode == 0, f"make lint test failed:\n{run.stdout[-6000:]}\n{run.stderr[-6000:]}"
+    assert run.returncode == 0, (
+        f"make lint test failed:\n{run.stdout[-6000:]}\n{run.stderr[-6000:]}"
+    )
     assert " passed" in run.stdout

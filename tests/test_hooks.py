@@ -228,6 +228,51 @@ def test_remove_unused_sources_ignores_files_not_shipped(post_gen, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("kind", "unused"),
+    [
+        ("postgres", ["src/churn/sources/formats.py"]),
+        ("s3", ["src/churn/sources/queries"]),
+        ("files", ["src/churn/sources/queries"]),
+    ],
+)
+def test_unused_source_support_is_what_no_chosen_adapter_uses(post_gen, kind, unused):
+    assert post_gen.unused_source_support("churn", kind) == [Path(p) for p in unused]
+
+
+@pytest.mark.parametrize("kind", ["postgres", "s3", "files"])
+def test_remove_unused_source_support_keeps_what_the_adapter_uses(
+    post_gen, tmp_path, kind
+):
+    shipped = [
+        "src/churn/sources/__init__.py",
+        "src/churn/sources/formats.py",
+        "src/churn/sources/queries/customer_snapshots.sql",
+        "src/churn/sources/queries/outcomes.sql",
+    ]
+    for name in shipped:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    post_gen.remove_unused_source_support(tmp_path, "churn", kind)
+    left = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")}
+    sources = {"src", "src/churn", "src/churn/sources", "src/churn/sources/__init__.py"}
+    if kind == "postgres":
+        assert left == sources | {"src/churn/sources/queries", *shipped[2:]}
+    else:
+        assert left == sources | {"src/churn/sources/formats.py"}
+
+
+def test_remove_unused_source_support_ignores_files_not_shipped(post_gen, tmp_path):
+    for kind in post_gen.SOURCE_KINDS:
+        post_gen.remove_unused_source_support(tmp_path, "churn", kind)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_source_kind_uses_shared_support_only_of_known_kinds(post_gen):
+    for kinds in post_gen.SOURCE_SUPPORT.values():
+        assert set(kinds) <= set(post_gen.SOURCE_KINDS)
+
+
 def test_next_steps_give_a_pasteable_command(post_gen):
     plain = post_gen.next_steps(Path("/tmp/out/churn"))
     assert "cd /tmp/out/churn && make install && make demo" in plain
@@ -238,6 +283,10 @@ def test_next_steps_give_a_pasteable_command(post_gen):
 def test_post_gen_main_removes_and_prints_next_steps(post_gen, tmp_path, capsys):
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_source_s3.py").touch()
+    queries = tmp_path / "src" / "churn" / "sources" / "queries"
+    queries.mkdir(parents=True)
+    (queries / "outcomes.sql").touch()
     post_gen.main({"project": "churn", "source_kind": "files"}, tmp_path)
     assert not (tmp_path / "tests" / "test_source_s3.py").exists()
+    assert not queries.exists()
     assert f"cd {tmp_path} && make install && make demo" in capsys.readouterr().out

@@ -14,7 +14,9 @@ from {{ cookiecutter.project }}.registry import ModelUnavailable
 def register(settings, constant: float, day: int) -> str:
     """Register and promote a distinct (tiny) model; returns its version."""
     model = DummyRegressor(strategy="constant", constant=constant).fit([[0]], [0])
-    version = registry.register(settings, model, {"score": constant}, date(2025, 1, 1), date(2025, 1, day), 1, "t")
+    version = registry.register(
+        settings, model, {"score": constant}, date(2025, 1, 1), date(2025, 1, day), 1, "t"
+    )
     registry.decide(settings, version.version, True, "test", "t")
     return version.version
 

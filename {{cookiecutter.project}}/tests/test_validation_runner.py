@@ -55,7 +55,9 @@ def run(tmp_path, private_tmp):
 
     def _run(df: pd.DataFrame, run_name: str = "test_run", exps: list | None = None) -> SuiteResult:
         exps = rules.expectations() if exps is None else exps
-        result = validate_frame(df, exps, suite_name=CUSTOMER_SNAPSHOTS.name, run_name=run_name, reports_dir=reports)
+        result = validate_frame(
+            df, exps, suite_name=CUSTOMER_SNAPSHOTS.name, run_name=run_name, reports_dir=reports
+        )
         # Invariants of every result.
         json.dumps([dataclasses.asdict(f) for f in result.failures], allow_nan=False)
         assert result.evaluated == len(rules.expectations())

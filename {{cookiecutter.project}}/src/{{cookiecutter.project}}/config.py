@@ -42,9 +42,7 @@ class Settings:
         # Schema names are spliced into SQL as identifiers, so they must be plain.
         for name in ("schema", "source_schema"):
             if not _IDENTIFIER.match(getattr(self, name)):
-                raise ConfigError(
-                    f"{name}={getattr(self, name)!r}: must be a lowercase SQL identifier"
-                )
+                raise ConfigError(f"{name}={getattr(self, name)!r}: must be a lowercase SQL identifier")
         if self.chunk_rows < 1 or self.training_window_days < 2:
             raise ConfigError("chunk_rows must be >= 1 and training_window_days >= 2")
 
@@ -64,9 +62,7 @@ class Settings:
             source_url=env.get("SOURCE_URL") or None,
             source_schema=env.get("SOURCE_SCHEMA", "source"),
             source_queries_dir=Path(env["SOURCE_QUERIES_DIR"]) if env.get("SOURCE_QUERIES_DIR") else None,
-            s3_source_uri=env.get(
-                "SOURCE_S3_URI", "s3://{{ cookiecutter.project | replace('_', '-') }}-data/incoming"
-            ),
+            s3_source_uri=env.get("SOURCE_S3_URI", "s3://{{ cookiecutter.project | replace('_', '-') }}-data/incoming"),
             drop_dir=Path(env.get("SOURCE_DROP_DIR", state / "drop")),
             artifacts_uri=env.get("ARTIFACTS_URI", str(state / "artifacts")),
             reports_dir=Path(env.get("REPORTS_DIR", state / "reports")),

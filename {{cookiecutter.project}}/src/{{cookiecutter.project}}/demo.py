@@ -8,12 +8,18 @@ rest are fast), and prints what an analyst would query.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
-from datetime import date, datetime, time, timedelta, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
-from .config import Settings
-from .demo_data import seed_source
-from .local_airflow import configure, load_dags, run_once
+from .config import SOURCE_KIND, Settings
+from .demo_data import DEFECTS, seed_source
+from .local_airflow import configure, load_dags, run_day, run_once
+from .sources import open_source
 from .warehouse import migrate, read_frame, transaction
 
 FIRST_SCORED = date(2025, 3, 3)  # a Monday: the weekly retrain interval ends here
@@ -21,49 +27,114 @@ SCORED_DAYS = 12
 
 
 def midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=timezone.utc)
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def main() -> int:
     settings = Settings.from_env()
     configure(settings)
     migrate(settings)
+    simulate_s3_if_unconfigured(settings)
     print(f"seeding the source: {settings.training_window_days} days of history, {SCORED_DAYS} days to score")
     seed_source(settings, FIRST_SCORED, SCORED_DAYS, settings.training_window_days)
 
-    dags = load_dags()
+    log = settings.state_dir / "demo-airflow.log"
+    print(f"running the DAGs through Airflow (task logs: {log})")
+    with output_to(log):
+        dags = load_dags()
     retrain, daily = (dags[f"{{ cookiecutter.project }}_{name}"] for name in ("retrain", "daily"))
     # dag.test(logical_date=X) runs the data interval that ends at X.
-    run = run_once(retrain, midnight(FIRST_SCORED))
-    print(f"retrain {FIRST_SCORED}: {run.state}")
+    with output_to(log):
+        run = run_once(retrain, midnight(FIRST_SCORED))
+    print(f"  retrain  window ending {FIRST_SCORED}: {run.state}")
     if run.state != "success":
         return 1
     for offset in range(SCORED_DAYS):
         day = FIRST_SCORED + timedelta(days=offset)
-        run = run_once(daily, midnight(day + timedelta(days=1)))
-        print(f"daily {day}: {run.state}")
+        with output_to(log):
+            run = run_day(daily, day)
+        print(f"  daily    {day}: {run.state}")
     report(settings)
     return 0
+
+
+def simulate_s3_if_unconfigured(settings: Settings) -> None:
+    """Serve the demo's S3 source from moto on 127.0.0.1, in this process, when none is configured.
+
+    Only with SOURCE_S3_URI at its default and no S3 endpoint set: the default bucket
+    name is not the user's (bucket names are global), so the demo never writes to
+    real S3 unless told where. moto is a dev dependency, as the demo is.
+    """
+    endpoint_set = {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} & os.environ.keys()
+    if SOURCE_KIND != "s3" or "SOURCE_S3_URI" in os.environ or endpoint_set:
+        return
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # else a line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()  # a daemon thread: it ends with the demo, and its data with it
+    endpoint = "http://{}:{}".format(*server.get_host_and_port())
+    # Every boto3 client of this process and of Airflow's task processes uses it.
+    os.environ.update(AWS_ENDPOINT_URL_S3=endpoint, AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo")
+    open_source(settings).create_bucket()
+    print(
+        f"S3 IS SIMULATED: {settings.s3_source_uri} lives in moto at {endpoint}, for this run only"
+        " (set SOURCE_S3_URI, and AWS credentials, to use a real bucket)"
+    )
+
+
+@contextmanager
+def output_to(path: Path) -> Iterator[None]:
+    """Send this process's stdout and stderr (Airflow's task logs included) to `path`.
+
+    File-descriptor level, since Airflow's loggers hold their own handles on the streams.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def report(settings: Settings) -> None:
     with transaction(settings) as conn:
         champion = read_frame(conn, "SELECT * FROM champion_history")
-        failed = read_frame(conn, """SELECT logical_date, row_count, failures, report_path FROM partition_status
+        failed = read_frame(
+            conn,
+            """SELECT logical_date, row_count, failures, report_path FROM partition_status
                                      WHERE dataset = 'customer_snapshots' AND success = false
-                                       AND logical_date >= %s ORDER BY logical_date""", (FIRST_SCORED,))
-        predictions = read_frame(conn, """
+                                       AND logical_date >= %s ORDER BY logical_date""",
+            (FIRST_SCORED,),
+        )
+        predictions = read_frame(
+            conn,
+            """
             SELECT logical_date, count(*) AS rows, min(model_version) AS model_version,
                    min(predicted_at) AS first_predicted_at, max(predicted_at) AS last_predicted_at
-            FROM predictions GROUP BY logical_date ORDER BY logical_date""")
+            FROM predictions GROUP BY logical_date ORDER BY logical_date""",
+        )
     print("\nChampion history:")
     print(champion[["decided_at", "action", "version", "reason"]].to_string(index=False))
     print("\nDates stopped by the validation gate (nothing scored):")
     for row in failed.itertuples():
-        print(f"  {row.logical_date}  rows={row.row_count}  report: {row.report_path}")
+        defect = DEFECTS.get((date.fromisoformat(row.logical_date) - FIRST_SCORED).days)
+        print(f"  {row.logical_date}  rows={row.row_count}  (the demo's injected defect: {defect})")
         for failure in json.loads(row.failures):
-            print(f"      {failure['expectation']}({failure['column'] or ''}): "
-                  f"{failure['unexpected_count']} bad, e.g. {failure['sample_values']}")
+            where = f" on {failure['column']}" if failure["column"] else ""
+            print(
+                f"    {failure['expectation']}{where}: {failure['message']}, e.g. {failure['sample_values'][:5]}"
+            )
+        print(f"    report: {row.report_path}")
     print("\nPredictions per date (SELECT ... FROM predictions GROUP BY logical_date):")
     print(predictions.to_string(index=False))
 

@@ -34,19 +34,22 @@ def snapshots(day: date, entities: int = 2000, seed: int = 7) -> pd.DataFrame:
     static = np.random.default_rng(seed)
     plan = PLANS[static.choice(3, size=entities, p=[0.6, 0.3, 0.1])]
     base_spend = static.lognormal(3.5, 0.5, entities) * np.select(
-        [plan == "basic", plan == "pro"], [1.0, 2.5], 6.0)
+        [plan == "basic", plan == "pro"], [1.0, 2.5], 6.0
+    )
     joined_ago = static.integers(0, 120, entities)  # months before the epoch
     rng = np.random.default_rng([seed, day.toordinal()])
     months = (day - date(2020, 1, 1)).days // 30
     drift = 1.0 + 0.004 * max(0, (day - date(2025, 1, 1)).days)  # spend creeps up
-    return pd.DataFrame({
-        "entity_id": np.arange(1, entities + 1, dtype="int64"),
-        "tenure_months": (joined_ago + months % 12).astype("int64"),
-        "monthly_spend": np.round(base_spend * drift * rng.normal(1.0, 0.05, entities), 2),
-        "support_tickets": rng.poisson(np.where(plan == "basic", 1.2, 0.6)).astype("int64"),
-        "plan": pd.array(plan, dtype="string"),
-        "last_login_days": rng.geometric(np.where(plan == "enterprise", 0.5, 0.15)).astype("int64") - 1,
-    })
+    return pd.DataFrame(
+        {
+            "entity_id": np.arange(1, entities + 1, dtype="int64"),
+            "tenure_months": (joined_ago + months % 12).astype("int64"),
+            "monthly_spend": np.round(base_spend * drift * rng.normal(1.0, 0.05, entities), 2),
+            "support_tickets": rng.poisson(np.where(plan == "basic", 1.2, 0.6)).astype("int64"),
+            "plan": pd.array(plan, dtype="string"),
+            "last_login_days": rng.geometric(np.where(plan == "enterprise", 0.5, 0.15)).astype("int64") - 1,
+        }
+    )
 
 
 def outcomes(observed: date, entities: int = 2000, seed: int = 7) -> pd.DataFrame:
@@ -54,8 +57,13 @@ def outcomes(observed: date, entities: int = 2000, seed: int = 7) -> pd.DataFram
     snapshot_day = observed - timedelta(days=LABEL_DELAY)
     snap = snapshots(snapshot_day, entities, seed)
     rng = np.random.default_rng([seed, snapshot_day.toordinal(), 1])
-    risk = (-2.0 + 0.55 * snap["support_tickets"] + 0.06 * snap["last_login_days"]
-            - 0.015 * snap["tenure_months"] - 0.4 * (snap["plan"] == "enterprise").astype(float))
+    risk = (
+        -2.0
+        + 0.55 * snap["support_tickets"]
+        + 0.06 * snap["last_login_days"]
+        - 0.015 * snap["tenure_months"]
+        - 0.4 * (snap["plan"] == "enterprise").astype(float)
+    )
 {%- if cookiecutter.model_kind == "classification" %}
     label = (rng.random(entities) < 1 / (1 + np.exp(-risk.to_numpy()))).astype(float)
 {%- else %}
@@ -81,8 +89,14 @@ def with_defect(frame: pd.DataFrame, defect: str) -> pd.DataFrame:
     return frame
 
 
-def seed_source(settings: Settings, first_scored: date, scored_days: int, history_days: int,
-                entities: int = 2000, seed: int = 7) -> None:
+def seed_source(
+    settings: Settings,
+    first_scored: date,
+    scored_days: int,
+    history_days: int,
+    entities: int = 2000,
+    seed: int = 7,
+) -> None:
     """Publish history + scored days of snapshots and outcomes to the configured source."""
     source = open_source(settings)
     first = first_scored - timedelta(days=history_days + LABEL_DELAY)

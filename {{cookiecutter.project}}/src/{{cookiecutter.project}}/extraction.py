@@ -9,6 +9,7 @@ duplicates rows.
 from __future__ import annotations
 
 import pandas as pd
+import psycopg2
 from psycopg2 import sql
 
 from .config import Settings
@@ -36,18 +37,25 @@ def extract(settings: Settings, dataset: Dataset, interval: Interval, run_id: st
     day = interval.partition
     rows, source_columns = 0, None
     with transaction(settings) as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("DELETE FROM {} WHERE logical_date = %s").format(sql.Identifier(dataset.table)), (day,))
+        cur.execute(
+            sql.SQL("DELETE FROM {} WHERE logical_date = %s").format(sql.Identifier(dataset.table)), (day,)
+        )
         for chunk in source.read(dataset, interval):
             if source_columns is None:
                 source_columns = [str(c) for c in chunk.columns]
-            rows += copy_frame(conn, dataset.table, conform(chunk, dataset, day))
+            try:
+                rows += copy_frame(conn, dataset.table, conform(chunk, dataset, day))
+            except psycopg2.DataError as exc:  # e.g. a value out of range for its column's type
+                raise ExtractError(f"{dataset.table} rejected the batch: {exc}".strip()) from exc
         cur.execute(
+            # clock_timestamp(), not now() (the transaction's start): a validation recorded
+            # while these rows were being copied must not count as validating them.
             """INSERT INTO staging_batches
-                   (dataset, logical_date, row_count, source_columns, source, run_id)
-                   VALUES (%s, %s, %s, %s, %s, %s)
+                   (dataset, logical_date, row_count, source_columns, source, run_id, extracted_at)
+                   VALUES (%s, %s, %s, %s, %s, %s, clock_timestamp())
                    ON CONFLICT (dataset, logical_date) DO UPDATE SET
                      row_count = EXCLUDED.row_count, source_columns = EXCLUDED.source_columns,
-                     source = EXCLUDED.source, run_id = EXCLUDED.run_id, extracted_at = now()""",
+                     source = EXCLUDED.source, run_id = EXCLUDED.run_id, extracted_at = clock_timestamp()""",
             (dataset.name, day, rows, source_columns or [], source.description, run_id),
         )
     source.commit(dataset, interval)
@@ -77,6 +85,8 @@ def _cast(values: pd.Series, pg_type: str, label: str) -> pd.Series:
         parsed = pd.to_datetime(values, errors="coerce")
         _reject(values, parsed, label, "a date")
         return parsed.dt.date
+    if values.dtype.kind in "iu" or (values.dtype.kind == "f" and dtype == "Float64"):
+        return values.astype(dtype)  # already numbers that fit: nothing to parse, reject or round
     numeric = pd.to_numeric(values, errors="coerce")
     _reject(values, numeric, label, "a number")
     if dtype == "Int64":

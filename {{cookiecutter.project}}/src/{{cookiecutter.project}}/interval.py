@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Interval:
 
     @classmethod
     def day(cls, day: date) -> Interval:
-        start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return cls(start, start + timedelta(days=1))
 
     def days(self) -> list[date]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, date, datetime, time
 
 from .config import PROJECT_ROOT, Settings
 
@@ -21,8 +22,9 @@ def configure(settings: Settings) -> None:
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     if not (home / "airflow.db").exists():
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL
+        )
 
 
 def load_dags() -> dict:
@@ -35,7 +37,7 @@ def load_dags() -> dict:
     return bag.dags
 
 
-def run_once(dag, logical_date):
+def run_once(dag, logical_date: datetime):
     """`dag.test()` with each task tried once: a failure shows at once instead of
     waiting out the production retry_delay. Returns the DagRun."""
     for task in dag.tasks:
@@ -43,8 +45,34 @@ def run_once(dag, logical_date):
     return dag.test(logical_date=logical_date)
 
 
+def scheduled_interval(dag, day: date):
+    """The data interval the scheduler gives the run for partition `day` (the first starting that day)."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    info = coerce_to_core_timetable(dag.timetable).next_dagrun_info(
+        last_automated_data_interval=None, restriction=TimeRestriction(start, None, catchup=True)
+    )
+    if info is None or info.data_interval.start.date() != day:
+        raise ValueError(f"{dag.dag_id}: no scheduled run starts on {day}")
+    return info.data_interval
+
+
+def run_day(dag, day: date):
+    """Run `dag` once for the partition of `day`, as the scheduler would.
+
+    `dag.test(logical_date=X)` runs the data interval that ends at X.
+    """
+    return run_once(dag, scheduled_interval(dag, day).end)
+
+
 if __name__ == "__main__":  # `make airflow`: the UI and REST API on :8080
-    configure(Settings.from_env())
+    from .warehouse import migrate
+
+    settings = Settings.from_env()
+    configure(settings)
+    migrate(settings)
     bin_dir = os.path.dirname(sys.executable)  # standalone starts `airflow` subprocesses by name
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
     os.execv(os.path.join(bin_dir, "airflow"), ["airflow", "standalone"])

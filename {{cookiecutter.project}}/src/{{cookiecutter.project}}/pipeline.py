@@ -18,8 +18,8 @@ from .extraction import ExtractError, extract
 from .interval import Interval
 from .registry import ModelUnavailable
 from .scoring import PartitionNotValidated
+from .sources import UnreadableFile
 from .validation import ValidationFailed, validate
-from .warehouse import migrate
 
 STAGES = {
     "extract_snapshots": lambda s, i, r: extract(s, CUSTOMER_SNAPSHOTS, i, r),
@@ -29,15 +29,21 @@ STAGES = {
     "stage_training_window": training.stage_window,
     "train": training.train,
 }
-PERMANENT = (ExtractError, ValidationFailed, ModelUnavailable, PartitionNotValidated, training.NotEnoughData)
+PERMANENT = (
+    ExtractError,
+    UnreadableFile,
+    ValidationFailed,
+    ModelUnavailable,
+    PartitionNotValidated,
+    training.NotEnoughData,
+)
 
 
 @cache
 def settings() -> Settings:
-    """Settings for this process, with the warehouse migrated once."""
-    current = Settings.from_env()
-    migrate(current)
-    return current
+    """Settings for this process. Migrations are a deploy step (`make migrate`), not a task's:
+    the pipeline's writer role needs no DDL rights."""
+    return Settings.from_env()
 
 
 def run(stage: str, start: datetime, end: datetime, run_id: str):

@@ -35,8 +35,9 @@ class Version:
     sha256: str
 
 
-def register(settings: Settings, model, metrics: dict, train_start: date, train_end: date,
-             train_rows: int, run_id: str) -> Version:
+def register(
+    settings: Settings, model, metrics: dict, train_start: date, train_end: date, train_rows: int, run_id: str
+) -> Version:
     """Store the artifact and record a candidate version; a rerun with the same model is a no-op."""
     buf = io.BytesIO()
     joblib.dump(model, buf)
@@ -50,8 +51,18 @@ def register(settings: Settings, model, metrics: dict, train_start: date, train_
                    train_end, train_rows, metrics, artifact_uri, sha256, status, run_id)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'candidate', %s)
                ON CONFLICT (version) DO NOTHING""",
-            (version, KIND, code_version(), train_start, train_end, train_rows,
-             json.dumps(metrics), uri, sha, run_id),
+            (
+                version,
+                KIND,
+                code_version(),
+                train_start,
+                train_end,
+                train_rows,
+                json.dumps(metrics),
+                uri,
+                sha,
+                run_id,
+            ),
         )
     return Version(version, metrics, uri, sha)
 
@@ -88,8 +99,11 @@ def decide(settings: Settings, version: str, promote: bool, reason: str, run_id:
             cur.execute("UPDATE model_versions SET status = 'retired' WHERE version = %s", (previous,))
             cur.execute("UPDATE model_versions SET status = 'champion' WHERE version = %s", (version,))
         elif not promote:
-            cur.execute("""UPDATE model_versions SET status = 'rejected'
-                                        WHERE version = %s AND status = 'candidate'""", (version,))
+            cur.execute(
+                """UPDATE model_versions SET status = 'rejected'
+                                        WHERE version = %s AND status = 'candidate'""",
+                (version,),
+            )
         cur.execute(
             """INSERT INTO model_promotions (version, previous, action, reason, run_id)
                             VALUES (%s, %s, %s, %s, %s)""",
@@ -132,8 +146,14 @@ def code_version() -> str:
     """Package version, plus the git commit when the project is a checkout."""
     version = metadata.version("{{ cookiecutter.project }}")
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT,
-                             capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return version
     return f"{version}+g{sha}"

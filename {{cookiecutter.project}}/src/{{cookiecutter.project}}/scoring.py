@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -26,11 +26,19 @@ def predict(settings: Settings, interval: Interval, run_id: str) -> int:
     if champion is None:
         raise ModelUnavailable("no champion model yet: run the retrain DAG first")
     estimator = registry.load(settings, champion)
-    predicted_at = datetime.now(timezone.utc)
+    predicted_at = datetime.now(UTC)
     rows = 0
     with transaction(settings) as conn, conn.cursor() as cur:
-        cur.execute("SELECT success FROM partition_status WHERE dataset = %s AND logical_date = %s",
-                    (CUSTOMER_SNAPSHOTS.name, day))
+        # Lock the batch row first: a re-extraction cannot then swap the rows between
+        # this check and the read below (it waits for this transaction).
+        cur.execute(
+            "SELECT 1 FROM staging_batches WHERE dataset = %s AND logical_date = %s FOR SHARE",
+            (CUSTOMER_SNAPSHOTS.name, day),
+        )
+        cur.execute(
+            "SELECT success FROM partition_status WHERE dataset = %s AND logical_date = %s",
+            (CUSTOMER_SNAPSHOTS.name, day),
+        )
         status = cur.fetchone()
         if not status or status[0] is not True:
             raise PartitionNotValidated(f"{CUSTOMER_SNAPSHOTS.name} for {day} has not passed validation")
@@ -40,12 +48,18 @@ def predict(settings: Settings, interval: Interval, run_id: str) -> int:
             if chunk.empty:
                 continue
             scores = model.predict(estimator, build_features(chunk))
-            rows += copy_frame(conn, "predictions", pd.DataFrame({
-                "logical_date": chunk["logical_date"],
-                "entity_id": chunk["entity_id"],
-                "score": scores,
-                "model_version": champion.version,
-                "predicted_at": predicted_at,
-                "run_id": run_id,
-            }))
+            rows += copy_frame(
+                conn,
+                "predictions",
+                pd.DataFrame(
+                    {
+                        "logical_date": chunk["logical_date"],
+                        "entity_id": chunk["entity_id"],
+                        "score": scores,
+                        "model_version": champion.version,
+                        "predicted_at": predicted_at,
+                        "run_id": run_id,
+                    }
+                ),
+            )
     return rows

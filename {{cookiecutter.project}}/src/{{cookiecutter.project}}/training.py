@@ -83,8 +83,10 @@ def train(settings: Settings, interval: Interval, run_id: str) -> dict:
     start, end = window(settings, interval)
     data = load_window(settings, start, end)
     if len(data) < MIN_ROWS:
-        raise NotEnoughData(f"{len(data)} labelled rows in [{start}, {end}), need {MIN_ROWS}: "
-                            "check extraction and validation of that window")
+        raise NotEnoughData(
+            f"{len(data)} labelled rows in [{start}, {end}), need {MIN_ROWS}: "
+            "check extraction and validation of that window"
+        )
     days = np.sort(data["logical_date"].unique())
     cutoff = days[-max(1, int(len(days) * HOLDOUT_FRACTION))]
     fit, holdout = data[data["logical_date"] < cutoff], data[data["logical_date"] >= cutoff]
@@ -99,8 +101,12 @@ def train(settings: Settings, interval: Interval, run_id: str) -> dict:
     if champion and champion.version != version.version:
         champion_model = registry.load(settings, champion)
         champion_scores = metrics.evaluate(holdout["label"], model.predict(champion_model, X_holdout))
-    return {"version": version.version, "metrics": scores, "champion": champion and champion.version,
-            "champion_metrics": champion_scores}
+    return {
+        "version": version.version,
+        "metrics": scores,
+        "champion": champion and champion.version,
+        "champion_metrics": champion_scores,
+    }
 
 
 def promote(settings: Settings, trained: dict, run_id: str) -> dict:

@@ -21,6 +21,10 @@ class SourceError(RuntimeError):
     """The source could not be read or parsed; nothing was staged."""
 
 
+class UnreadableFile(SourceError):
+    """A file's content cannot be parsed: retrying reads the same bytes, so it fails at once."""
+
+
 class Source(Protocol):
     description: str  # where the data came from, recorded with each staged batch
 

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 import psycopg2
+import pyarrow as pa
 from psycopg2 import sql
 
 from ..config import Settings
 from ..datasets import Dataset
 from ..interval import Interval
-from ..warehouse import copy_frame, iter_frames, warehouse_url
+from ..warehouse import copy_frame, warehouse_url
+from ..warehouse.bulk import stream_frames
 from . import SourceError
 
 QUERIES = Path(__file__).with_name("queries")
@@ -39,15 +41,17 @@ class PostgresSource:
 
     def read(self, dataset: Dataset, interval: Interval) -> Iterator[pd.DataFrame]:
         query = self.query(dataset)
+        # Rows arrive as text (COPY): fix the settings that change how values are printed.
+        options = "-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3 -c client_encoding=UTF8"
         try:
-            conn = psycopg2.connect(self.url, connect_timeout=10, options="-c TimeZone=UTC")
+            conn = psycopg2.connect(self.url, connect_timeout=10, options=options)
         except psycopg2.OperationalError as exc:
             raise SourceError(f"source database unreachable ({self.description}): {exc}") from exc
         try:
             with conn:
                 params = {"start": interval.start, "end": interval.end}
-                yield from iter_frames(conn, query, params, self.chunk_rows)
-        except psycopg2.Error as exc:
+                yield from stream_frames(conn, query, params, self.chunk_rows)
+        except (psycopg2.Error, pa.ArrowException) as exc:
             raise SourceError(f"reading {dataset.name} from {self.description} failed: {exc}") from exc
         finally:
             conn.close()
@@ -61,15 +65,23 @@ class PostgresSource:
         frame = frame.assign(**{key: interval.partition})
         table = sql.Identifier(dataset.name)
         columns = [
-            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_pg_type(frame[c]))) for c in frame.columns
+            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL("date" if c == key else _pg_type(frame[c])))
+            for c in frame.columns
         ]
-        with psycopg2.connect(self.url, options=f"-c search_path={self.schema}") as conn, conn.cursor() as cur:
+        with (
+            psycopg2.connect(self.url, options=f"-c search_path={self.schema}") as conn,
+            conn.cursor() as cur,
+        ):
             cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-            cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(table, sql.SQL(", ").join(columns)))
+            cur.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(table, sql.SQL(", ").join(columns))
+            )
             for column in columns:
                 cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {}").format(table, column))
-            cur.execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(table, sql.Identifier(key)),
-                        (interval.partition,))
+            cur.execute(
+                sql.SQL("DELETE FROM {} WHERE {} = %s").format(table, sql.Identifier(key)),
+                (interval.partition,),
+            )
             copy_frame(conn, dataset.name, frame)
         conn.close()
 

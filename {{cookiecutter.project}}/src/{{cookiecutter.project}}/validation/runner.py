@@ -132,7 +132,9 @@ def _validate(context, df, expectations: list, suite_name: str, run_name: str) -
     )
     # Copies: GX binds an expectation object to the first suite it joins, and the
     # caller may pass the same objects again (copy.copy is GX's supported way).
-    suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=[copy.copy(e) for e in expectations]))
+    suite = context.suites.add(
+        gx.ExpectationSuite(name=suite_name, expectations=[copy.copy(e) for e in expectations])
+    )
     if len(suite.expectations) != len(expectations):
         # ExpectationSuite() only logs and drops invalid entries: never run a partial suite.
         raise ValueError(f"only {len(suite.expectations)} of {len(expectations)} expectations are valid")
@@ -235,6 +237,7 @@ def _render_run_page(context, result, run_id) -> Path | None:
         run_id=run_id,
         batch_identifier=result.batch_id,
     )
+    _escape_unexpected_values(context, result_id)
     # build_index=False is needed for correctness, not just speed: the index
     # builder deletes every page whose result is not in the context's store --
     # here an in-memory store holding only this run, so it would delete every
@@ -242,12 +245,35 @@ def _render_run_page(context, result, run_id) -> Path | None:
     # the index, which is why no Checkpoint action is used.)
     context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[result_id], build_index=False)
     # GX logs rendering errors instead of raising: check that the page exists.
-    urls = context.get_docs_sites_urls(resource_identifier=result_id, site_names=[SITE_NAME], only_if_exists=True)
+    urls = context.get_docs_sites_urls(
+        resource_identifier=result_id, site_names=[SITE_NAME], only_if_exists=True
+    )
     url = urls[0]["site_url"] if urls else None
     if not url:
         return None
     path = Path(unquote(urlparse(url).path))
     return path if path.is_file() else None
+
+
+def _escape_unexpected_values(context, result_id) -> None:
+    """HTML-escape the data values GX puts raw into its "unexpected values" tables.
+
+    GX escapes template parameters but not those table cells, so a value such as
+    "<script>...</script>" in the batch would run in the browser of whoever opens the
+    report. Only the stored copy that Data Docs renders is changed.
+    """
+    store = context.validation_results_store
+    stored = store.get(result_id)
+    for r in stored.results:
+        res = r.result or {}
+        if res.get("partial_unexpected_list"):
+            res["partial_unexpected_list"] = [
+                html.escape(v) if isinstance(v, str) else v for v in res["partial_unexpected_list"]
+            ]
+        for count in res.get("partial_unexpected_counts") or []:
+            if isinstance(count.get("value"), str):
+                count["value"] = html.escape(count["value"])
+    store.set(result_id, stored)
 
 
 def _add_failure_summary(page: Path, failures: list[Failure]) -> None:
@@ -297,7 +323,12 @@ def _to_failure(r, dtypes: dict[str, str]) -> Failure:
 
 
 def _message(etype: str, kwargs: dict, res: dict, exception_info: Any, dtypes: dict[str, str]) -> str:
-    named = [kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B"), *(kwargs.get("column_list") or [])]
+    named = [
+        kwargs.get("column"),
+        kwargs.get("column_A"),
+        kwargs.get("column_B"),
+        *(kwargs.get("column_list") or []),
+    ]
     missing = [c for c in named if isinstance(c, str) and c not in dtypes]
     if missing:
         return "column not in the data: " + ", ".join(repr(c) for c in missing)
@@ -369,7 +400,11 @@ def _raised(info: Any) -> bool:
 def _exception_message(info: dict) -> str:
     if "exception_message" in info:
         return str(info["exception_message"])
-    msgs = [str(v.get("exception_message")) for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+    msgs = [
+        str(v.get("exception_message"))
+        for v in info.values()
+        if isinstance(v, dict) and v.get("raised_exception")
+    ]
     return "; ".join(dict.fromkeys(msgs)) or "unknown error"
 
 

@@ -1,7 +1,16 @@
 """The PostgreSQL warehouse: connections, migrations and the COPY writer."""
 
-from .connection import WarehouseUnavailable, connect, transaction, warehouse_url
 from .bulk import copy_frame, iter_frames, read_frame
+from .connection import WarehouseUnavailable, connect, transaction, warehouse_url
 from .migrate import migrate
 
-__all__ = ["WarehouseUnavailable", "connect", "copy_frame", "iter_frames", "migrate", "read_frame", "transaction", "warehouse_url"]
+__all__ = [
+    "WarehouseUnavailable",
+    "connect",
+    "copy_frame",
+    "iter_frames",
+    "migrate",
+    "read_frame",
+    "transaction",
+    "warehouse_url",
+]

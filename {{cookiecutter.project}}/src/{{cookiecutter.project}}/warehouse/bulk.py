@@ -7,6 +7,8 @@ Frames are serialised with pyarrow's CSV writer, several times faster than
 from __future__ import annotations
 
 import io
+import os
+import threading
 from collections.abc import Iterator
 
 import pandas as pd
@@ -14,6 +16,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
+
+# stream_frames: source columns of these PostgreSQL types (int2/4/8, float4/8) are
+# parsed by pyarrow; any other type arrives as the text PostgreSQL prints, for the
+# caller to cast (and reject, naming the column, if it cannot).
+_ARROW_TYPES = {21: pa.int64(), 23: pa.int64(), 20: pa.int64(), 700: pa.float64(), 701: pa.float64()}
+_PIPE_BYTES = 1 << 20  # COPY output buffered between the copying thread and the parser
+_BLOCK_BYTES = 1 << 20  # parsed at a time: ~25k rows of six columns
 
 
 def copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> int:
@@ -31,20 +40,26 @@ def copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> int:
     return len(frame)
 
 
+_NULL = "\\N"  # COPY's usual NULL marker; a text value of exactly \N would read back as NULL
+
+
 def read_frame(conn: Connection, query: sql.Composable, params: tuple | dict = ()) -> pd.DataFrame:
     """Run a SELECT and return its rows as a DataFrame, through COPY ... TO STDOUT.
 
     Parameters are bound by psycopg2 (mogrify) before the query is wrapped in COPY.
+    NULL travels as an explicit marker, so text such as "NA", "null" or "" stays text.
     """
     with conn.cursor() as cur:
         bound = cur.mogrify(query, params).decode()
         buf = io.BytesIO()
-        cur.copy_expert(f"COPY ({bound}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
+        cur.copy_expert(f"COPY ({bound}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '{_NULL}')", buf)
     buf.seek(0)
-    return pd.read_csv(buf)
+    return pd.read_csv(buf, keep_default_na=False, na_values=[_NULL])
 
 
-def iter_frames(conn: Connection, query: sql.Composable, params: tuple | dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def iter_frames(
+    conn: Connection, query: sql.Composable, params: tuple | dict, chunk_rows: int
+) -> Iterator[pd.DataFrame]:
     """Stream a SELECT in frames of at most `chunk_rows`, through a server-side cursor.
 
     Always yields at least one frame (empty if there are no rows) so the caller
@@ -58,3 +73,97 @@ def iter_frames(conn: Connection, query: sql.Composable, params: tuple | dict, c
         yield pd.DataFrame.from_records(rows, columns=columns)
         while rows := cur.fetchmany(chunk_rows):
             yield pd.DataFrame.from_records(rows, columns=columns)
+
+
+def stream_frames(
+    conn: Connection, query: sql.Composable, params: tuple | dict, chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    """Stream a SELECT in frames of exactly `chunk_rows` (the last one smaller), through COPY.
+
+    Several times faster than a server-side cursor, which builds a Python object per
+    value (1M rows: 2.1 s down to 0.4 s, see benchmarks/extraction.py). A thread runs `COPY (query) TO STDOUT`
+    into a pipe and pyarrow's streaming CSV reader parses it here, so memory holds
+    one frame plus a few MB of buffers whatever the row count. Integer columns come
+    as Int64 (NULLs do not turn them into floats), float columns as float64, all
+    others as strings. `conn` is busy until the iterator ends; closing it early
+    cancels the COPY. Yields at least one frame, empty if there are no rows, so the
+    caller learns the column names. Parameters are bound by psycopg2 (mogrify).
+    """
+    with conn.cursor() as cur:
+        body = cur.mogrify(query, params).decode().strip().rstrip(";")
+        # The columns and their types; body is the query with its parameters bound by psycopg2.
+        cur.execute(f"SELECT * FROM (\n{body}\n) AS q LIMIT 0")  # noqa: S608
+        described = cur.description
+    names = [d.name for d in described]
+    keys = [f"c{i}" for i in range(len(names))]  # positional: a query may repeat a name
+    types = [_ARROW_TYPES.get(d.type_code, pa.string()) for d in described]
+    schema = pa.schema(list(zip(keys, types, strict=True)))
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def pump() -> None:
+        try:
+            with open(write_fd, "wb", buffering=_PIPE_BYTES) as sink, conn.cursor() as cur:
+                cur.copy_expert(f"COPY (\n{body}\n) TO STDOUT WITH (FORMAT csv)", sink)
+        except BaseException as exc:  # re-raised by the consumer, which owns the error
+            failure.append(exc)
+
+    def frame(table: pa.Table) -> pd.DataFrame:
+        out = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        out.columns = names
+        return out
+
+    def stop(cancel: bool) -> None:
+        if cancel:
+            conn.cancel()  # stop the server; a thread blocked on the full pipe sees it close
+        source.close()
+        thread.join()
+
+    def check_copy() -> None:  # only once the stream has ended: the thread has closed its end
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    source = open(read_fd, "rb", buffering=1 << 16)
+    thread = threading.Thread(target=pump, name="copy-out", daemon=True)
+    thread.start()
+    stopped = False
+    try:
+        if not source.peek(1):  # no rows, or the COPY failed before sending any
+            check_copy()
+            yield frame(schema.empty_table())
+            return
+        try:
+            reader = pacsv.open_csv(
+                source,
+                read_options=pacsv.ReadOptions(column_names=keys, use_threads=False, block_size=_BLOCK_BYTES),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=schema,
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,  # COPY's CSV: "" is an empty string, empty is NULL
+                ),
+            )
+            pending, count, yielded = [], 0, False
+            for batch in reader:
+                pending.append(batch)
+                count += batch.num_rows
+                while count >= chunk_rows:
+                    table = pa.Table.from_batches(pending, schema=schema)
+                    rest = table.slice(chunk_rows)
+                    pending, count = rest.to_batches(), rest.num_rows
+                    yielded = True
+                    yield frame(table.slice(0, chunk_rows))
+        except pa.ArrowException:
+            copying = thread.is_alive()
+            stopped = True
+            stop(cancel=copying)
+            if failure and not copying:  # the COPY failed first and truncated the stream
+                raise failure[0] from None
+            raise
+        check_copy()  # the stream ended: make sure it is because the COPY finished
+        if count or not yielded:
+            yield frame(pa.Table.from_batches(pending, schema=schema))
+    finally:
+        if not stopped:
+            stop(cancel=thread.is_alive())

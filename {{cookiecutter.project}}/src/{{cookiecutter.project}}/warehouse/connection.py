@@ -7,6 +7,7 @@ and the tests need nothing installed by hand. Production points at RDS.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -28,7 +29,9 @@ def warehouse_url(settings: Settings) -> str:
         return settings.warehouse_url
     pgdata = settings.state_dir / "pgdata"
     if str(pgdata) not in _embedded:
-        import pgserver  # heavy and only needed locally
+        with warnings.catch_warnings():  # platformdirs warns about an unset XDG_RUNTIME_DIR
+            warnings.simplefilter("ignore")
+            import pgserver  # heavy and only needed locally
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         _embedded[str(pgdata)] = pgserver.get_server(pgdata, cleanup_mode="stop")
@@ -58,8 +61,10 @@ def transaction(settings: Settings) -> Iterator[Connection]:
     """
     conn = connect(settings)
     try:
-        with conn:
-            yield conn
+        yield conn
+        # Not `with conn`: on a lost connection its rollback raises InterfaceError. On
+        # any error, close() below ends the transaction, which the server rolls back.
+        conn.commit()
     except psycopg2.OperationalError as exc:
         raise WarehouseUnavailable(f"lost the warehouse connection, nothing committed: {exc}") from exc
     finally:

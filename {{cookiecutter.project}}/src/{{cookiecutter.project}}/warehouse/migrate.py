@@ -5,20 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Settings
-from .connection import warehouse_url
+from .connection import connect
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def migrate(settings: Settings, revision: str = "head") -> None:
-    """Bring the warehouse schema to `revision`; safe to run on every start."""
+    """Bring the warehouse schema to `revision`; a no-op when it is there already."""
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
 
-    url = warehouse_url(settings)
-    engine = create_engine(url.replace("postgres://", "postgresql://", 1).replace(
-        "postgresql://", "postgresql+psycopg2://", 1))
+    # Alembic connects through `connect`: the same URL resolution and the same
+    # WarehouseUnavailable as every other stage when the warehouse is down.
+    engine = create_engine("postgresql+psycopg2://", creator=lambda: connect(settings), poolclass=NullPool)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
@@ -27,3 +28,7 @@ def migrate(settings: Settings, revision: str = "head") -> None:
             command.upgrade(cfg, revision)
     finally:
         engine.dispose()
+
+
+if __name__ == "__main__":  # `make migrate`, and each deploy
+    migrate(Settings.from_env())

@@ -1,0 +1,166 @@
+"""DAG integrity: the DAG files load, are wired the way operators rely on, and stay cheap to parse.
+
+Airflow's home is the session's temporary one (conftest.py), never ~/airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.project }}.config import PROJECT_ROOT
+from {{ cookiecutter.project }}.interval import Interval
+
+PROJECT = "{{ cookiecutter.project }}"
+DAGS_DIR = PROJECT_ROOT / "dags"
+DAILY, RETRAIN = f"{PROJECT}_daily", f"{PROJECT}_retrain"
+SCHEDULES = {DAILY: "{{ cookiecutter.schedule }}", RETRAIN: "{{ cookiecutter.retrain_schedule }}"}
+# Imported inside tasks only: at the top of a DAG file they would cost every parse seconds.
+HEAVY_MODULES = ("pandas", "sklearn", "great_expectations", "psycopg2", "pyarrow", "boto3")
+MAX_PARSE_SECONDS = 5.0  # catches gross regressions (a heavy import costs 1-2 s); not a benchmark
+DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_home):
+    """A DagBag of its own: tests elsewhere change task attributes (retries) of the DAGs they run."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(str(DAGS_DIR))
+
+
+def test_dag_files_import_without_errors(dagbag):
+    assert DAG_FILES, f"no DAG files in {DAGS_DIR}"
+    assert dagbag.import_errors == {}
+
+
+def test_exactly_the_expected_dags(dagbag):
+    assert sorted(dagbag.dag_ids) == sorted([DAILY, RETRAIN])
+
+
+def test_every_task_retries_at_least_twice(dagbag):
+    too_few = {
+        (dag_id, t.task_id): t.retries
+        for dag_id, dag in dagbag.dags.items()
+        for t in dag.tasks
+        if t.retries < 2
+    }
+    assert too_few == {}
+    assert sum(len(dag.tasks) for dag in dagbag.dags.values()) >= 5
+
+
+def test_every_dag_is_tagged_with_the_project(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert PROJECT in dag.tags, f"{dag_id}: tags {sorted(dag.tags)} lack the project tag {PROJECT!r}"
+        assert len(dag.tags) >= 2, f"{dag_id}: add a tag saying what the DAG does"
+
+
+@pytest.mark.parametrize("dag_id", [DAILY, RETRAIN])
+def test_schedule_is_a_data_interval_timetable(dagbag, dag_id):
+    """Airflow 3 turns plain cron strings into trigger timetables whose interval is empty."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.interval import CronDataIntervalTimetable
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    dag = dagbag.dags[dag_id]
+    timetable = coerce_to_core_timetable(dag.timetable)
+    assert isinstance(timetable, CronDataIntervalTimetable), type(timetable).__name__
+    assert not isinstance(timetable, CronTriggerTimetable)
+    assert timetable.serialize()["expression"] == SCHEDULES[dag_id]
+    interval = timetable.infer_manual_data_interval(run_after=_utc(2025, 3, 10))
+    assert interval.start < interval.end, "empty data interval: partitions would have no rows"
+    assert dag.catchup is False  # backfills are deliberate (UI / `airflow backfill create`)
+
+
+def test_backfill_and_dag_test_agree_on_partitions(dagbag):
+    """The scheduler/backfill path and `dag.test(logical_date=...)` give the same intervals.
+
+    Backfill asks the scheduler's (serialized) DAG for the runs between two dates;
+    `dag.test(logical_date=X)` asks the timetable for the interval that ends at X.
+    For every day D: the scheduled run covers [D, D+1), the test run whose logical
+    date is D+1 covers the same interval, and both land in partition D.
+    """
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = dagbag.dags[DAILY]
+    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    days = 5
+    first = _utc(2025, 3, 3)
+    infos = list(scheduler_dag.iter_dagrun_infos_between(first, first + timedelta(days=days, seconds=-1)))
+
+    intervals = [(i.data_interval.start, i.data_interval.end) for i in infos]
+    partitions = [Interval(start, end).partition for start, end in intervals]
+    assert len(infos) == days
+    assert len(set(partitions)) == days, f"backfill of {days} days wrote {partitions}"
+    for (_, end), (next_start, _) in zip(intervals, intervals[1:], strict=False):
+        assert end == next_start, "consecutive runs must tile time without gaps or overlaps"
+    for info, (start, end) in zip(infos, intervals, strict=True):
+        assert end - start == timedelta(days=1)
+        assert info.logical_date == start  # scheduled runs: logical date = interval start
+
+    timetable = coerce_to_core_timetable(dag.timetable)
+    for start, end in intervals:
+        manual = timetable.infer_manual_data_interval(run_after=end)  # what dag.test(logical_date=end) runs
+        assert (manual.start, manual.end) == (start, end)
+        assert Interval(manual.start, manual.end).partition == start.date()
+    if SCHEDULES[DAILY] == "0 0 * * *":
+        assert partitions == [first.date() + timedelta(days=n) for n in range(days)]
+
+
+def test_parse_time_per_dag_file(dagbag):
+    stats = {Path(s.file).name: s for s in dagbag.dagbag_stats}
+    assert sorted(stats) == sorted(p.name for p in DAG_FILES)
+    for name, stat in sorted(stats.items()):
+        seconds = stat.duration.total_seconds()
+        print(f"parse {name}: {seconds:.3f} s, {stat.dag_num} DAG(s), {stat.task_num} task(s)")
+        assert stat.dag_num == 1, name
+        assert seconds < MAX_PARSE_SECONDS, f"{name} took {seconds:.2f} s to parse"
+
+
+_PROBE = """
+import json, runpy, sys
+heavy, report = sys.argv[1].split(","), {}
+for path in sys.argv[2:]:
+    before = set(sys.modules)
+    runpy.run_path(path, run_name="dag_file")
+    report[path] = {"heavy": sorted(m for m in heavy if m in sys.modules and m not in before),
+                    "airflow_sdk": "airflow.sdk" in sys.modules}
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def top_level_imports(airflow_home):
+    """Import the DAG files one after another in a fresh interpreter, noting what each pulled in.
+
+    One interpreter for all files pays Airflow's import once; a heavy module that
+    an earlier file already imported would hide behind it, but that file fails.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, ",".join(HEAVY_MODULES), *map(str, DAG_FILES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, f"importing the DAG files failed:\n{proc.stderr[-3000:]}"
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {Path(path).name: result for path, result in report.items()}
+
+
+@pytest.mark.parametrize("dag_file", [p.name for p in DAG_FILES])
+def test_no_heavy_imports_at_dag_top_level(top_level_imports, dag_file):
+    result = top_level_imports[dag_file]
+    assert result["airflow_sdk"], "the probe did not import the DAG file"
+    assert result["heavy"] == [], (
+        f"{dag_file} imports {result['heavy']} when parsed: import them inside tasks"
+    )
+
+
+def _utc(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, tzinfo=UTC)

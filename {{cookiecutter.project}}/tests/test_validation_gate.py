@@ -1,0 +1,450 @@
+"""The validation gate on staged partitions: each bad batch is stopped before scoring.
+
+One warehouse schema serves the whole module: a champion is trained once and a
+good date is scored; every bad date then goes through extract -> validate ->
+predict, and SQL taken before and after shows that nothing but that date's
+validation row changed -- other dates' staging rows and predictions included.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import uuid
+from dataclasses import replace
+from datetime import date, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.project }} import expectations, extraction
+from {{ cookiecutter.project }}.config import SOURCE_KIND, Settings
+from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS
+from {{ cookiecutter.project }}.demo_data import DEFECTS, seed_source, snapshots, with_defect
+from {{ cookiecutter.project }}.extraction import ExtractError, extract
+from {{ cookiecutter.project }}.interval import Interval
+from {{ cookiecutter.project }}.scoring import PartitionNotValidated, predict
+from {{ cookiecutter.project }}.sources import open_source
+from {{ cookiecutter.project }}.training import promote, stage_window, train
+from {{ cookiecutter.project }}.validation import ValidationFailed, gate, validate
+from {{ cookiecutter.project }}.warehouse import connect, migrate
+
+FIRST = date(2025, 3, 3)  # scored during setup; its predictions must never change
+ENTITIES = 300
+SUITE = CUSTOMER_SNAPSHOTS.name
+# Bad batches are published to and extracted from the PostgreSQL source (the default).
+pytestmark = pytest.mark.skipif(
+    SOURCE_KIND != "postgres", reason=f"needs the postgres source adapter; this project reads {SOURCE_KIND}"
+)
+
+# defect -> (failing expectation, its column, sample values the message and the row must show)
+EXPECTED = {
+    "nulls": ("expect_column_values_to_not_be_null", "monthly_spend", [None]),
+    "out_of_range": ("expect_column_values_to_be_between", "tenure_months", [-3]),
+    "duplicates": ("expect_column_values_to_be_unique", "entity_id", None),  # 5 of the ids 1..15
+    # Published into the source table, which keeps its monthly_spend column: that column
+    # is NULL on the renamed day (the true rename, column gone, is tested below).
+    "renamed_column": ("expect_column_values_to_not_be_null", "monthly_spend", [None]),
+    "empty": ("expect_table_row_count_to_be_between", None, [0]),
+}
+
+
+def run_sql(settings: Settings, query: str, params=()):
+    conn = connect(settings)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(query, params)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def env(warehouse_url, tmp_path_factory) -> Settings:
+    """A champion model, and FIRST extracted, validated and scored."""
+    suffix = uuid.uuid4().hex[:10]
+    state = tmp_path_factory.mktemp("gate")
+    settings = replace(
+        Settings.from_env({"STATE_DIR": str(state), "WAREHOUSE_URL": warehouse_url}),
+        schema=f"t_{suffix}",
+        source_schema=f"src_{suffix}",
+        chunk_rows=1000,
+        training_window_days=4,
+    )
+    migrate(settings)
+    seed_source(settings, FIRST, scored_days=2, history_days=4, entities=ENTITIES)
+    retrain = Interval.day(FIRST - timedelta(days=1))
+    stage_window(settings, retrain, "retrain")
+    assert promote(settings, train(settings, retrain, "retrain"), "retrain")["promoted"]
+    first = Interval.day(FIRST)
+    assert extract(settings, CUSTOMER_SNAPSHOTS, first, "setup") == ENTITIES
+    assert validate(settings, first, "setup").success
+    assert predict(settings, first, "setup") == ENTITIES
+    return settings
+
+
+@pytest.fixture(autouse=True)
+def private_tmp(tmp_path, monkeypatch):
+    """Python's temp folder, emptied for each test: GX must leave nothing in it."""
+    tmp = tmp_path / "tempdir"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    yield tmp
+    assert sorted(p.name for p in tmp.iterdir()) == [], "temp files/folders left behind"
+
+
+def everything_but(settings: Settings, day: date) -> dict:
+    """Every row the pipeline writes, except `day`'s staging and validation rows."""
+    q = lambda query: run_sql(settings, query, (day,))  # noqa: E731
+    return {
+        "snapshots": q(
+            "SELECT * FROM staging_customer_snapshots WHERE logical_date <> %s ORDER BY 1, 2, 3, 4, 5, 6, 7"
+        ),
+        "outcomes": q("SELECT * FROM staging_outcomes WHERE logical_date <> %s ORDER BY 1, 2, 3"),
+        "batches": q("SELECT * FROM staging_batches WHERE logical_date <> %s ORDER BY 1, 2"),
+        "validations": q("SELECT * FROM validation_runs WHERE logical_date <> %s ORDER BY 1, 2, 3"),
+        "predictions": run_sql(settings, "SELECT * FROM predictions ORDER BY 1, 2"),
+        "models": run_sql(settings, "SELECT version, status FROM model_versions ORDER BY 1"),
+    }
+
+
+def status(settings: Settings, day: date):
+    rows = run_sql(
+        settings,
+        "SELECT success FROM partition_status WHERE dataset = %s AND logical_date = %s",
+        (SUITE, day),
+    )
+    assert len(rows) == 1
+    return rows[0][0]
+
+
+class SummaryTable(HTMLParser):
+    """The cells of the failed-expectations table at the top of a report page."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self._depth, self._cell = [], 0, None
+
+    def handle_starttag(self, tag, attrs):
+        if self._depth:
+            self._depth += tag != "br"
+        elif tag == "div" and ("id", "failed-expectations-summary") in attrs:
+            self._depth = 1
+        if self._depth and tag == "tr":
+            self.rows.append([])
+        if self._depth and tag == "td":
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if self._depth:
+            self._depth -= 1
+            if tag == "td":
+                self.rows[-1].append(self._cell)
+                self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def summary_rows(page: str) -> list[list[str]]:
+    parser = SummaryTable()
+    parser.feed(page)
+    return [row for row in parser.rows if row]
+
+
+def assert_stopped(
+    settings: Settings, day: date, run_id: str, expectation: str, column, samples, error: ValidationFailed
+) -> dict:
+    """The gate's record of a failed run, checked end to end; returns the failure from the jsonb."""
+    message = str(error)
+    assert message.startswith(f"{SUITE} for {day}: Data validation FAILED")
+    where = f" on column '{column}'" if column else ""
+    assert f"{expectation}{where}" in message
+
+    rows = run_sql(
+        settings,
+        """SELECT run_id, success, evaluated, failed, failures, report_path, row_count
+                                FROM validation_runs WHERE logical_date = %s AND suite = %s""",
+        (day, SUITE),
+    )
+    assert len(rows) == 1, rows
+    got_run_id, success, evaluated, failed, failures, report_path, _ = rows[0]
+    assert (got_run_id, success) == (run_id, False)
+    assert evaluated == len(expectations.expectations()) and 1 <= failed == len(failures)
+    assert f"{failed} of {evaluated} expectations failed" in message
+    for i, f in enumerate(failures, 1):  # every failed expectation is named in the message
+        assert f"  {i}. {f['expectation']}" in message
+    matches = [f for f in failures if f["expectation"] == expectation and f["column"] == column]
+    assert len(matches) == 1, json.dumps(failures, indent=1)
+    failure = matches[0]
+    if samples is not None:
+        assert failure["sample_values"] == samples
+    assert failure["sample_values"], "no sample values recorded"
+    assert f"sample values: {failure['sample_values']!r}" in message
+
+    # The HTML report of this run: under reports_dir, named in the message, showing the failure.
+    assert report_path and f"Report: {report_path}" in message
+    page_path = Path(report_path)
+    assert settings.reports_dir.resolve() in page_path.parents
+    assert page_path.is_file() and page_path.suffix == ".html"
+    page = page_path.read_text(encoding="utf-8")
+    assert page.lstrip().lower().startswith("<!doctype html") and page.rstrip().endswith("</html>")
+    rows = [row for row in summary_rows(page) if row[:2] == [expectation, column or "(table)"]]
+    assert len(rows) == 1, summary_rows(page)
+    shown = repr(failure["sample_values"])  # the cell holds it cut to 200 characters
+    assert rows[0][3] == shown if len(shown) <= 200 else rows[0][3] == shown[:197] + "..."
+
+    assert status(settings, day) is False
+    return failure
+
+
+def publish(settings: Settings, day: date, frame) -> None:
+    open_source(settings).publish(CUSTOMER_SNAPSHOTS, Interval.day(day), frame)
+
+
+# --------------------------------------------------------------------------- each defect
+
+
+def test_every_demo_defect_has_an_expected_failure():
+    assert set(EXPECTED) == set(DEFECTS.values())
+
+
+@pytest.mark.parametrize(
+    ("offset", "defect"), sorted(DEFECTS.items()), ids=[d for _, d in sorted(DEFECTS.items())]
+)
+def test_defect_fails_validation_and_predict_does_not_run(env, offset, defect):
+    day = FIRST + timedelta(days=offset)
+    interval = Interval.day(day)
+    expectation, column, samples = EXPECTED[defect]
+    publish(env, day, with_defect(snapshots(day, entities=ENTITIES), defect))
+    before = everything_but(env, day)
+    predictions_before = before["predictions"]
+    assert predictions_before and {r[0] for r in predictions_before} == {FIRST}
+
+    extract(env, CUSTOMER_SNAPSHOTS, interval, f"extract-{defect}")
+    assert status(env, day) is None  # extracted, not yet validated
+    with pytest.raises(ValidationFailed) as error:
+        validate(env, interval, f"validate-{defect}")
+    failure = assert_stopped(env, day, f"validate-{defect}", expectation, column, samples, error.value)
+    if defect == "duplicates":
+        assert len(failure["sample_values"]) == 5 and set(failure["sample_values"]) <= set(range(1, 16))
+        assert failure["unexpected_count"] == 30  # the 15 ids, each twice
+    if defect in ("nulls", "renamed_column"):
+        assert failure["unexpected_count"] == (ENTITIES if defect == "renamed_column" else ENTITIES // 20)
+    if defect == "renamed_column":  # the drift itself is on record with the batch
+        ((columns,),) = run_sql(
+            env, "SELECT source_columns FROM staging_batches WHERE logical_date = %s", (day,)
+        )
+        assert "spend_monthly" in columns
+
+    with pytest.raises(PartitionNotValidated, match=f"{SUITE} for {day} has not passed validation"):
+        predict(env, interval, f"predict-{defect}")
+    assert run_sql(env, "SELECT count(*) FROM predictions WHERE logical_date = %s", (day,)) == [(0,)]
+    assert everything_but(env, day) == before
+    assert status(env, FIRST) is True
+
+
+# --------------------------------------------------------------------------- other bad input
+
+
+def test_column_renamed_upstream_fails_the_schema_rule(env):
+    """The source table has spend_monthly and no monthly_spend at all: a schema failure, not nulls."""
+    day = FIRST + timedelta(days=19)
+    renamed = replace(env, source_schema=f"{env.source_schema}_renamed")
+    publish(renamed, day, with_defect(snapshots(day, entities=ENTITIES), "renamed_column"))
+    before = everything_but(env, day)
+    extract(renamed, CUSTOMER_SNAPSHOTS, Interval.day(day), "x")
+    with pytest.raises(ValidationFailed) as error:
+        validate(env, Interval.day(day), "v")
+    failure = assert_stopped(
+        env, day, "v", "expect_table_columns_to_match_set", None, ["monthly_spend"], error.value
+    )
+    assert failure["message"] == "missing columns ['monthly_spend']"
+    ((failures,),) = run_sql(env, "SELECT failures FROM validation_runs WHERE logical_date = %s", (day,))
+    on_missing = {f["expectation"]: f["message"] for f in failures if f["column"] == "monthly_spend"}
+    assert on_missing == dict.fromkeys(
+        [
+            "expect_column_values_to_be_of_type",
+            "expect_column_values_to_not_be_null",
+            "expect_column_values_to_be_between",
+        ],
+        "column not in the data: 'monthly_spend'",
+    )
+    with pytest.raises(PartitionNotValidated):
+        predict(env, Interval.day(day), "p")
+    assert everything_but(env, day) == before
+
+
+def test_hostile_values_are_reported_exactly_and_escaped_in_the_report(env):
+    day = FIRST + timedelta(days=20)
+    hostile = ["<script>alert('pwned')</script>", "'; DROP TABLE predictions; --", "Zürich 🙂"]
+    frame = snapshots(day, entities=ENTITIES)
+    frame.loc[[0, 1, 2], "plan"] = hostile
+    publish(env, day, frame)
+    before = everything_but(env, day)
+    extract(env, CUSTOMER_SNAPSHOTS, Interval.day(day), "x")
+    with pytest.raises(ValidationFailed) as error:
+        validate(env, Interval.day(day), "'; DROP TABLE validation_runs; --")
+    failure = assert_stopped(
+        env,
+        day,
+        "'; DROP TABLE validation_runs; --",
+        "expect_column_values_to_be_in_set",
+        "plan",
+        None,
+        error.value,
+    )
+    assert sorted(failure["sample_values"]) == sorted(hostile)  # byte-exact through jsonb
+    page = open(
+        run_sql(env, "SELECT report_path FROM validation_runs WHERE logical_date = %s", (day,))[0][0],
+        encoding="utf-8",
+    ).read()
+    assert "<script>alert" not in page  # data is shown, never run
+    assert everything_but(env, day) == before
+
+
+def test_wrong_types_stop_at_extraction_and_nothing_is_staged(env):
+    """monthly_spend arrives as text with 'abc' in it: ExtractError, and no row anywhere for that date."""
+    day = FIRST + timedelta(days=21)
+    text_source = replace(env, source_schema=f"{env.source_schema}_text")  # a source table with text types
+    frame = snapshots(day, entities=ENTITIES).astype({"monthly_spend": "str"})
+    frame.loc[[7, 250], "monthly_spend"] = ["abc", "n/a"]
+    publish(text_source, day, frame)
+    before = everything_but(env, day)
+
+    with pytest.raises(
+        ExtractError, match=r"customer_snapshots\.monthly_spend: 2 value\(s\) are not a number"
+    ):
+        extract(text_source, CUSTOMER_SNAPSHOTS, Interval.day(day), "x")
+    for table in ("staging_customer_snapshots", "staging_batches", "validation_runs", "predictions"):
+        assert run_sql(env, f"SELECT count(*) FROM {table} WHERE logical_date = %s", (day,)) == [(0,)], table  # noqa: S608
+    with pytest.raises(ValidationFailed, match="has not been extracted"):
+        validate(env, Interval.day(day), "x")
+    with pytest.raises(PartitionNotValidated):
+        predict(env, Interval.day(day), "x")
+    assert run_sql(env, "SELECT count(*) FROM validation_runs WHERE logical_date = %s", (day,)) == [(0,)]
+    assert everything_but(env, day) == before
+
+
+# --------------------------------------------------------------------------- the clean path
+
+
+def test_clean_date_passes_and_a_reextract_needs_validating_again(env):
+    day = FIRST + timedelta(days=1)  # published by seed_source, clean
+    interval = Interval.day(day)
+    extract(env, CUSTOMER_SNAPSHOTS, interval, "e1")
+    assert status(env, day) is None
+    with pytest.raises(PartitionNotValidated):
+        predict(env, interval, "p0")
+
+    result = validate(env, interval, "v1")
+    assert result.success and result.failed == 0 and result.report_path.is_file()
+    assert env.reports_dir.resolve() in result.report_path.parents
+    assert run_sql(
+        env,
+        "SELECT run_id, success, failed, failures, row_count FROM validation_runs WHERE logical_date = %s",
+        (day,),
+    ) == [("v1", True, 0, [], ENTITIES)]
+    assert status(env, day) is True
+    assert predict(env, interval, "p1") == ENTITIES
+    scored = run_sql(env, "SELECT * FROM predictions WHERE logical_date = %s ORDER BY entity_id", (day,))
+    others = everything_but(env, day)
+
+    extract(env, CUSTOMER_SNAPSHOTS, interval, "e2")  # a rerun of extract: same rows, unvalidated again
+    assert status(env, day) is None
+    with pytest.raises(PartitionNotValidated):
+        predict(env, interval, "p2")
+    assert (
+        run_sql(env, "SELECT * FROM predictions WHERE logical_date = %s ORDER BY entity_id", (day,)) == scored
+    )
+    assert everything_but(env, day) == others
+
+    assert validate(env, interval, "v2").success
+    assert status(env, day) is True
+    assert predict(env, interval, "p3") == ENTITIES
+    assert run_sql(
+        env, "SELECT count(*), min(run_id), max(run_id) FROM predictions WHERE logical_date = %s", (day,)
+    ) == [(ENTITIES, "p3", "p3")]
+    assert run_sql(
+        env,
+        "SELECT run_id, success FROM validation_runs WHERE logical_date = %s ORDER BY validated_at",
+        (day,),
+    ) == [("v1", True), ("v2", True)]
+
+
+# --------------------------------------------------------------------------- reruns racing the gate
+
+
+def test_a_reextract_committed_during_validation_is_not_marked_validated(env, monkeypatch):
+    """Validation read the clean rows; a rerun of extract replaced them with bad ones before it recorded."""
+    day = FIRST + timedelta(days=22)
+    publish(env, day, snapshots(day, entities=ENTITIES))
+    extract(env, CUSTOMER_SNAPSHOTS, Interval.day(day), "e1")
+    real = gate.validate_frame
+
+    def rerun_meanwhile(frame, *args, **kwargs):
+        publish(env, day, with_defect(snapshots(day, entities=ENTITIES), "out_of_range"))
+        extract(env, CUSTOMER_SNAPSHOTS, Interval.day(day), "e2")
+        return real(frame, *args, **kwargs)
+
+    monkeypatch.setattr(gate, "validate_frame", rerun_meanwhile)
+    with pytest.raises(ValidationFailed, match="extracted again while it was being validated"):
+        validate(env, Interval.day(day), "v1")
+    monkeypatch.undo()
+    assert run_sql(env, "SELECT count(*) FROM validation_runs WHERE logical_date = %s", (day,)) == [(0,)]
+    assert status(env, day) is None
+    with pytest.raises(PartitionNotValidated):
+        predict(env, Interval.day(day), "p")
+    with pytest.raises(
+        ValidationFailed, match="expect_column_values_to_be_between on column 'tenure_months'"
+    ):
+        validate(env, Interval.day(day), "v2")
+
+
+def test_a_validation_recorded_while_a_reextract_is_copying_does_not_cover_it(env, monkeypatch):
+    """The rerun's transaction started before the validation was recorded and committed after it."""
+    day = FIRST + timedelta(days=23)
+    publish(env, day, snapshots(day, entities=ENTITIES))
+    extract(env, CUSTOMER_SNAPSHOTS, Interval.day(day), "e1")
+    publish(env, day, with_defect(snapshots(day, entities=ENTITIES), "out_of_range"))
+    copying, release = threading.Event(), threading.Event()
+    real_source = extraction.open_source(env)
+
+    class Paused:
+        description = real_source.description
+
+        def read(self, dataset, interval):
+            copying.set()  # the rerun has deleted the old rows, uncommitted
+            assert release.wait(30)
+            yield from real_source.read(dataset, interval)
+
+        def commit(self, dataset, interval):
+            pass
+
+    monkeypatch.setattr(extraction, "open_source", lambda settings: Paused())
+    outcome = []
+    rerun = threading.Thread(
+        target=lambda: outcome.append(extract(env, CUSTOMER_SNAPSHOTS, Interval.day(day), "e2"))
+    )
+    rerun.start()
+    try:
+        assert copying.wait(30)
+        assert validate(env, Interval.day(day), "v1").success  # the clean rows, still the committed ones
+    finally:
+        release.set()
+        rerun.join(30)
+    assert outcome == [ENTITIES]
+    assert status(env, day) is None  # the bad rows now staged have not been validated
+    with pytest.raises(PartitionNotValidated):
+        predict(env, Interval.day(day), "p")
+
+
+def test_reports_land_under_reports_dir_only(env):
+    pages = sorted(env.reports_dir.rglob("*.html"))
+    runs = run_sql(env, "SELECT report_path FROM validation_runs ORDER BY validated_at")
+    assert runs and all(path is not None for (path,) in runs)
+    assert {str(p.resolve()) for p in pages} >= {path for (path,) in runs}
+    assert not [p for p in env.state_dir.rglob("*.html") if env.reports_dir not in p.parents]
