@@ -94,8 +94,9 @@ class bench_env:
         self.server = None
         url = os.environ.get("WAREHOUSE_URL")
         if not url:
-            pgserver = _import_pgserver()
-            self.server = pgserver.get_server(self.tmp / "pgdata", cleanup_mode="delete")
+            from {{ cookiecutter.project }}.warehouse.connection import embedded_server
+
+            self.server = embedded_server(self.tmp / "pgdata", cleanup_mode="delete")
             url = self.server.get_uri()
         suffix = uuid.uuid4().hex[:8]
         self.env = {

@@ -15,6 +15,7 @@ import pytest
 
 from {{ cookiecutter.project }}.config import PROJECT_ROOT, SOURCE_KIND, Settings
 from {{ cookiecutter.project }}.warehouse import connect, migrate
+from {{ cookiecutter.project }}.warehouse.connection import embedded_server
 
 _AIRFLOW_STATE = pytest.StashKey[Path]()
 _SAVED_ENV = pytest.StashKey[dict]()
@@ -82,13 +83,11 @@ def warehouse_url() -> str:
     if os.environ.get("WAREHOUSE_URL"):
         yield os.environ["WAREHOUSE_URL"]
         return
-    import pgserver
-
     # Not under pytest's basetemp: run as root, pgserver runs PostgreSQL as another
     # user, and any pytest starting meanwhile makes /tmp/pytest-of-root private
     # again (0700), which locks that user out (initdb fails at random).
     root = Path(tempfile.mkdtemp(prefix="pytest-pg-"))
-    server = pgserver.get_server(root / "pgdata", cleanup_mode="delete")
+    server = embedded_server(root / "pgdata", cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
     shutil.rmtree(root, ignore_errors=True)
