@@ -9,12 +9,13 @@ import shutil
 import tempfile
 import uuid
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from {{ cookiecutter.project }}.config import PROJECT_ROOT, SOURCE_KIND, Settings
-from {{ cookiecutter.project }}.warehouse import connect, migrate
+from {{ cookiecutter.project }}.warehouse import fetch_all, migrate
 from {{ cookiecutter.project }}.warehouse.connection import embedded_server
 
 _AIRFLOW_STATE = pytest.StashKey[Path]()
@@ -106,17 +107,7 @@ def settings(warehouse_url, tmp_path, fake_s3) -> Settings:
 @pytest.fixture
 def sql(settings):
     """Run one statement in the project's schema and return all rows."""
-
-    def run(query: str, params=()):
-        conn = connect(settings)
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(query, params)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
-
-    return run
+    return partial(fetch_all, settings)
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from {{ cookiecutter.project }}.config import Settings
 from {{ cookiecutter.project }}.demo_data import DEFECTS, seed_source
 from {{ cookiecutter.project }}.local_airflow import load_dags, run_once, scheduled_interval
 from {{ cookiecutter.project }}.model import metrics
-from {{ cookiecutter.project }}.warehouse import connect, migrate
+from {{ cookiecutter.project }}.warehouse import fetch_all, migrate
 
 PROJECT = "{{ cookiecutter.project }}"
 FIRST = date(2025, 3, 3)  # a Monday: the weekly retrain's interval ends here
@@ -59,13 +59,7 @@ class Scenario:
         return self.dags[f"{PROJECT}_daily"]
 
     def sql(self, query: str, params=()):
-        conn = connect(self.settings)
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(query, params)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return fetch_all(self.settings, query, params)
 
     def run_daily(self, day: date, **kwargs):
         """The daily DAG for the data of `day`: dag.test(logical_date=X) runs the interval ending at X."""

@@ -29,7 +29,7 @@ from {{ cookiecutter.project }}.scoring import PartitionNotValidated, predict
 from {{ cookiecutter.project }}.sources import open_source
 from {{ cookiecutter.project }}.training import promote, stage_window, train
 from {{ cookiecutter.project }}.validation import ValidationFailed, gate, validate
-from {{ cookiecutter.project }}.warehouse import connect, migrate
+from {{ cookiecutter.project }}.warehouse import fetch_all, migrate
 
 FIRST = date(2025, 3, 3)  # scored during setup; its predictions must never change
 ENTITIES = 300
@@ -49,16 +49,6 @@ EXPECTED = {
     "renamed_column": ("expect_column_values_to_not_be_null", "monthly_spend", [None]),
     "empty": ("expect_table_row_count_to_be_between", None, [0]),
 }
-
-
-def run_sql(settings: Settings, query: str, params=()):
-    conn = connect(settings)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +87,7 @@ def private_tmp(tmp_path, monkeypatch):
 
 def everything_but(settings: Settings, day: date) -> dict:
     """Every row the pipeline writes, except `day`'s staging and validation rows."""
-    q = lambda query: run_sql(settings, query, (day,))  # noqa: E731
+    q = lambda query: fetch_all(settings, query, (day,))  # noqa: E731
     return {
         "snapshots": q(
             "SELECT * FROM staging_customer_snapshots WHERE logical_date <> %s ORDER BY 1, 2, 3, 4, 5, 6, 7"
@@ -105,13 +95,13 @@ def everything_but(settings: Settings, day: date) -> dict:
         "outcomes": q("SELECT * FROM staging_outcomes WHERE logical_date <> %s ORDER BY 1, 2, 3"),
         "batches": q("SELECT * FROM staging_batches WHERE logical_date <> %s ORDER BY 1, 2"),
         "validations": q("SELECT * FROM validation_runs WHERE logical_date <> %s ORDER BY 1, 2, 3"),
-        "predictions": run_sql(settings, "SELECT * FROM predictions ORDER BY 1, 2"),
-        "models": run_sql(settings, "SELECT version, status FROM model_versions ORDER BY 1"),
+        "predictions": fetch_all(settings, "SELECT * FROM predictions ORDER BY 1, 2"),
+        "models": fetch_all(settings, "SELECT version, status FROM model_versions ORDER BY 1"),
     }
 
 
 def status(settings: Settings, day: date):
-    rows = run_sql(
+    rows = fetch_all(
         settings,
         "SELECT success FROM partition_status WHERE dataset = %s AND logical_date = %s",
         (SUITE, day),
@@ -164,7 +154,7 @@ def assert_stopped(
     where = f" on column '{column}'" if column else ""
     assert f"{expectation}{where}" in message
 
-    rows = run_sql(
+    rows = fetch_all(
         settings,
         """SELECT run_id, success, evaluated, failed, failures, report_path, row_count
                                 FROM validation_runs WHERE logical_date = %s AND suite = %s""",
@@ -235,14 +225,14 @@ def test_defect_fails_validation_and_predict_does_not_run(env, offset, defect):
     if defect in ("nulls", "renamed_column"):
         assert failure["unexpected_count"] == (ENTITIES if defect == "renamed_column" else ENTITIES // 20)
     if defect == "renamed_column":  # the drift itself is on record with the batch
-        ((columns,),) = run_sql(
+        ((columns,),) = fetch_all(
             env, "SELECT source_columns FROM staging_batches WHERE logical_date = %s", (day,)
         )
         assert "spend_monthly" in columns
 
     with pytest.raises(PartitionNotValidated, match=f"{SUITE} for {day} has not passed validation"):
         predict(env, interval, f"predict-{defect}")
-    assert run_sql(env, "SELECT count(*) FROM predictions WHERE logical_date = %s", (day,)) == [(0,)]
+    assert fetch_all(env, "SELECT count(*) FROM predictions WHERE logical_date = %s", (day,)) == [(0,)]
     assert everything_but(env, day) == before
     assert status(env, FIRST) is True
 
@@ -263,7 +253,7 @@ def test_column_renamed_upstream_fails_the_schema_rule(env):
         env, day, "v", "expect_table_columns_to_match_set", None, ["monthly_spend"], error.value
     )
     assert failure["message"] == "missing columns ['monthly_spend']"
-    ((failures,),) = run_sql(env, "SELECT failures FROM validation_runs WHERE logical_date = %s", (day,))
+    ((failures,),) = fetch_all(env, "SELECT failures FROM validation_runs WHERE logical_date = %s", (day,))
     on_missing = {f["expectation"]: f["message"] for f in failures if f["column"] == "monthly_spend"}
     assert on_missing == dict.fromkeys(
         [
@@ -299,7 +289,7 @@ def test_hostile_values_are_reported_exactly_and_escaped_in_the_report(env):
     )
     assert sorted(failure["sample_values"]) == sorted(hostile)  # byte-exact through jsonb
     page = open(
-        run_sql(env, "SELECT report_path FROM validation_runs WHERE logical_date = %s", (day,))[0][0],
+        fetch_all(env, "SELECT report_path FROM validation_runs WHERE logical_date = %s", (day,))[0][0],
         encoding="utf-8",
     ).read()
     assert "<script>alert" not in page  # data is shown, never run
@@ -320,12 +310,13 @@ def test_wrong_types_stop_at_extraction_and_nothing_is_staged(env):
     ):
         extract(text_source, CUSTOMER_SNAPSHOTS, Interval.day(day), "x")
     for table in ("staging_customer_snapshots", "staging_batches", "validation_runs", "predictions"):
-        assert run_sql(env, f"SELECT count(*) FROM {table} WHERE logical_date = %s", (day,)) == [(0,)], table  # noqa: S608
+        query = f"SELECT count(*) FROM {table} WHERE logical_date = %s"  # noqa: S608
+        assert fetch_all(env, query, (day,)) == [(0,)], table
     with pytest.raises(ValidationFailed, match="has not been extracted"):
         validate(env, Interval.day(day), "x")
     with pytest.raises(PartitionNotValidated):
         predict(env, Interval.day(day), "x")
-    assert run_sql(env, "SELECT count(*) FROM validation_runs WHERE logical_date = %s", (day,)) == [(0,)]
+    assert fetch_all(env, "SELECT count(*) FROM validation_runs WHERE logical_date = %s", (day,)) == [(0,)]
     assert everything_but(env, day) == before
 
 
@@ -343,32 +334,32 @@ def test_clean_date_passes_and_a_reextract_needs_validating_again(env):
     result = validate(env, interval, "v1")
     assert result.success and result.failed == 0 and result.report_path.is_file()
     assert env.reports_dir.resolve() in result.report_path.parents
-    assert run_sql(
+    assert fetch_all(
         env,
         "SELECT run_id, success, failed, failures, row_count FROM validation_runs WHERE logical_date = %s",
         (day,),
     ) == [("v1", True, 0, [], ENTITIES)]
     assert status(env, day) is True
     assert predict(env, interval, "p1") == ENTITIES
-    scored = run_sql(env, "SELECT * FROM predictions WHERE logical_date = %s ORDER BY entity_id", (day,))
+    scored = fetch_all(env, "SELECT * FROM predictions WHERE logical_date = %s ORDER BY entity_id", (day,))
     others = everything_but(env, day)
 
     extract(env, CUSTOMER_SNAPSHOTS, interval, "e2")  # a rerun of extract: same rows, unvalidated again
     assert status(env, day) is None
     with pytest.raises(PartitionNotValidated):
         predict(env, interval, "p2")
-    assert (
-        run_sql(env, "SELECT * FROM predictions WHERE logical_date = %s ORDER BY entity_id", (day,)) == scored
+    assert fetch_all(env, "SELECT * FROM predictions WHERE logical_date = %s ORDER BY entity_id", (day,)) == (
+        scored
     )
     assert everything_but(env, day) == others
 
     assert validate(env, interval, "v2").success
     assert status(env, day) is True
     assert predict(env, interval, "p3") == ENTITIES
-    assert run_sql(
+    assert fetch_all(
         env, "SELECT count(*), min(run_id), max(run_id) FROM predictions WHERE logical_date = %s", (day,)
     ) == [(ENTITIES, "p3", "p3")]
-    assert run_sql(
+    assert fetch_all(
         env,
         "SELECT run_id, success FROM validation_runs WHERE logical_date = %s ORDER BY validated_at",
         (day,),
@@ -394,7 +385,7 @@ def test_a_reextract_committed_during_validation_is_not_marked_validated(env, mo
     with pytest.raises(ValidationFailed, match="extracted again while it was being validated"):
         validate(env, Interval.day(day), "v1")
     monkeypatch.undo()
-    assert run_sql(env, "SELECT count(*) FROM validation_runs WHERE logical_date = %s", (day,)) == [(0,)]
+    assert fetch_all(env, "SELECT count(*) FROM validation_runs WHERE logical_date = %s", (day,)) == [(0,)]
     assert status(env, day) is None
     with pytest.raises(PartitionNotValidated):
         predict(env, Interval.day(day), "p")
@@ -444,7 +435,7 @@ def test_a_validation_recorded_while_a_reextract_is_copying_does_not_cover_it(en
 
 def test_reports_land_under_reports_dir_only(env):
     pages = sorted(env.reports_dir.rglob("*.html"))
-    runs = run_sql(env, "SELECT report_path FROM validation_runs ORDER BY validated_at")
+    runs = fetch_all(env, "SELECT report_path FROM validation_runs ORDER BY validated_at")
     assert runs and all(path is not None for (path,) in runs)
     assert {str(p.resolve()) for p in pages} >= {path for (path,) in runs}
     assert not [p for p in env.state_dir.rglob("*.html") if env.reports_dir not in p.parents]

@@ -20,7 +20,7 @@ import joblib
 from . import artifacts
 from .config import PROJECT_ROOT, Settings
 from .model import KIND
-from .warehouse import transaction
+from .warehouse import fetch_all, transaction
 
 
 class ModelUnavailable(RuntimeError):
@@ -68,11 +68,11 @@ def register(
 
 
 def champion(settings: Settings) -> Version | None:
-    with transaction(settings) as conn, conn.cursor() as cur:
-        cur.execute("""SELECT version, metrics, artifact_uri, sha256
-                                    FROM model_versions WHERE status = 'champion'""")
-        row = cur.fetchone()
-    return Version(*row) if row else None
+    rows = fetch_all(
+        settings,
+        "SELECT version, metrics, artifact_uri, sha256 FROM model_versions WHERE status = 'champion'",
+    )
+    return Version(*rows[0]) if rows else None
 
 
 def load(settings: Settings, version: Version):

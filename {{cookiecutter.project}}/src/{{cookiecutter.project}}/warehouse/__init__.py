@@ -1,13 +1,14 @@
 """The PostgreSQL warehouse: connections, migrations and the COPY writer."""
 
 from .bulk import copy_frame, iter_frames, read_frame
-from .connection import WarehouseUnavailable, connect, transaction, warehouse_url
+from .connection import WarehouseUnavailable, connect, fetch_all, transaction, warehouse_url
 from .migrate import migrate
 
 __all__ = [
     "WarehouseUnavailable",
     "connect",
     "copy_frame",
+    "fetch_all",
     "iter_frames",
     "migrate",
     "read_frame",

@@ -89,6 +89,13 @@ def transaction(settings: Settings) -> Iterator[Connection]:
         conn.close()
 
 
+def fetch_all(settings: Settings, query, params=()) -> list[tuple]:
+    """Run one statement in its own transaction; its rows, or [] if it returns none."""
+    with transaction(settings) as conn, conn.cursor() as cur:
+        cur.execute(query, params)
+        return cur.fetchall() if cur.description else []
+
+
 def _redact(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("host", "")
