@@ -94,6 +94,7 @@ EXPECTED_COMMON = {
     "tests/test_registry.py",
     "tests/test_rollback.py",
     "tests/test_smoke_stages.py",
+    "tests/test_source_contract.py",
     "tests/test_validation_gate.py",
     "tests/test_validation_runner.py",
 }

@@ -1,9 +1,11 @@
 """Shared fixtures: a real PostgreSQL (embedded unless WAREHOUSE_URL is set),
-settings that give each test its own schemas and state folder, and a throwaway
-Airflow home for the tests that load or run the DAGs."""
+settings that give each test its own schemas, S3 prefix and state folder, and a
+throwaway Airflow home for the tests that load or run the DAGs. At the end, what
+the source tests (tests/test_source_*.py) share."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import tempfile
@@ -12,9 +14,15 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from {{ cookiecutter.project }}.config import PROJECT_ROOT, SOURCE_KIND, Settings
+from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS
+from {{ cookiecutter.project }}.demo_data import snapshots
+from {{ cookiecutter.project }}.extraction import extract
+from {{ cookiecutter.project }}.interval import Interval
+from {{ cookiecutter.project }}.sources import open_source
 from {{ cookiecutter.project }}.warehouse import fetch_all, migrate
 from {{ cookiecutter.project }}.warehouse.connection import embedded_server
 
@@ -96,10 +104,16 @@ def warehouse_url() -> str:
 
 @pytest.fixture
 def settings(warehouse_url, tmp_path, fake_s3) -> Settings:
-    """Migrated settings in fresh schemas: tests never see each other's rows."""
+    """Migrated settings in fresh schemas and a fresh S3 prefix: tests never see each other's rows."""
     suffix = uuid.uuid4().hex[:10]
     base = Settings.from_env({"STATE_DIR": str(tmp_path), "WAREHOUSE_URL": warehouse_url})
-    current = replace(base, schema=f"t_{suffix}", source_schema=f"src_{suffix}", chunk_rows=1000)
+    current = replace(
+        base,
+        schema=f"t_{suffix}",
+        source_schema=f"src_{suffix}",
+        s3_source_uri=f"{base.s3_source_uri}/t_{suffix}",  # in fake_s3's bucket, for s3 projects
+        chunk_rows=1000,
+    )
     migrate(current)
     return current
 
@@ -123,8 +137,6 @@ def fake_s3():
         return
     from moto import mock_aws
 
-    from {{ cookiecutter.project }}.sources import open_source
-
     with pytest.MonkeyPatch.context() as env, mock_aws():
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
                      "AWS_ENDPOINT_URL_S3", "SOURCE_S3_URI"):  # fmt: skip
@@ -135,3 +147,48 @@ def fake_s3():
         env.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
         open_source(Settings.from_env({})).create_bucket()
         yield
+
+
+# --------------------------------------------------------------------------- the source tests
+# tests/test_source_contract.py (every adapter) and tests/test_source_<kind>.py import these
+# with `from conftest import ...`: the days they publish, and what a failed extraction must
+# leave as it was.
+
+EARLIER, DAY = dt.date(2025, 3, 3), dt.date(2025, 3, 4)
+# The dtypes the s3 and files adapters read CUSTOMER_SNAPSHOTS as (sources/formats.py),
+# whichever values a chunk holds.
+DTYPES = {
+    "entity_id": "Int64",
+    "tenure_months": "Int64",
+    "monthly_spend": "Float64",
+    "support_tickets": "Int64",
+    "plan": "str",
+    "last_login_days": "Int64",
+}
+
+
+def publish(settings: Settings, day: dt.date, frame: pd.DataFrame) -> None:
+    """Write `frame` as the source's customer snapshots of `day`, as the upstream system would."""
+    open_source(settings).publish(CUSTOMER_SNAPSHOTS, Interval.day(day), frame)
+
+
+def warehouse_state(sql) -> dict:
+    """Everything an extraction writes, for before / after comparisons."""
+    return {
+        "rows": sql("SELECT * FROM staging_customer_snapshots ORDER BY logical_date, entity_id"),
+        "batches": sql("SELECT * FROM staging_batches ORDER BY dataset, logical_date"),
+    }
+
+
+@pytest.fixture
+def staged_days(settings, sql) -> dict:
+    """EARLIER and DAY extracted from 20 clean rows each; the warehouse state.
+
+    tenure_months is published as text, so that a PostgreSQL source table's column is
+    text and a later batch can hold a value that is not a number; in a CSV file every
+    value is text anyway.
+    """
+    for day in (EARLIER, DAY):
+        publish(settings, day, snapshots(day, entities=20).astype({"tenure_months": "str"}))
+        assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(day), "good") == 20
+    return warehouse_state(sql)

@@ -1,7 +1,8 @@
-"""The drop-folder source: chunked reads, reruns, the archive, rejected files, bad input.
+"""The drop-folder source: Parquet files, the archive, rejected files, a missing folder.
 
-Each failure case compares the warehouse before and after with SQL: a failed
-extraction leaves it exactly as it was.
+What every adapter does (chunked reads, reruns, bad input, hostile strings) is tested
+in tests/test_source_contract.py. Each failure case compares the warehouse before and
+after with SQL: a failed extraction leaves it exactly as it was.
 """
 
 from __future__ import annotations
@@ -15,34 +16,16 @@ import psycopg2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import DAY, DTYPES, EARLIER, publish, warehouse_state
 
 from {{ cookiecutter.project }} import extraction
 from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS
-from {{ cookiecutter.project }}.demo_data import snapshots, with_defect
+from {{ cookiecutter.project }}.demo_data import snapshots
 from {{ cookiecutter.project }}.extraction import ExtractError, extract
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.sources import SourceError, open_source
 from {{ cookiecutter.project }}.sources.formats import csv_bytes
 from {{ cookiecutter.project }}.warehouse import WarehouseUnavailable
-
-EARLIER, DAY = dt.date(2025, 3, 3), dt.date(2025, 3, 4)
-COLUMNS = list(CUSTOMER_SNAPSHOTS.columns)
-DTYPES = {
-    "entity_id": "Int64",
-    "tenure_months": "Int64",
-    "monthly_spend": "Float64",
-    "support_tickets": "Int64",
-    "plan": "str",
-    "last_login_days": "Int64",
-}
-# Strings that break naive CSV or SQL handling; None is NULL, "" the empty string.
-HOSTILE = ["it's", 'say "hi"', '"', "'", "a;b", "'; DROP TABLE x; --", "a,b,c", "x" * 10_000,
-           "naïve café 日本語 🙂", "line1\nline2", "cr\r\nlf", "\ttab", "back\\slash", "\\N",
-           "NA", "null", "", " padded ", None]  # fmt: skip
-
-
-def publish(settings, day: dt.date, frame: pd.DataFrame) -> None:
-    open_source(settings).publish(CUSTOMER_SNAPSHOTS, Interval.day(day), frame)
 
 
 def incoming(settings, day: dt.date, suffix: str = ".csv"):
@@ -54,33 +37,18 @@ def archived(settings) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def warehouse_state(sql) -> dict:
-    """Everything an extraction writes, for before / after comparisons."""
-    return {
-        "rows": sql("SELECT * FROM staging_customer_snapshots ORDER BY logical_date, entity_id"),
-        "batches": sql("SELECT * FROM staging_batches ORDER BY dataset, logical_date"),
-    }
-
-
 @pytest.fixture
-def staged_days(settings, sql) -> dict:
-    """EARLIER and DAY extracted from clean files (20 rows each), now archived; the warehouse state."""
-    for day in (EARLIER, DAY):
-        publish(settings, day, snapshots(day, entities=20))
-        assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(day), "good") == 20
+def staged_days(staged_days, settings) -> dict:
+    """conftest's: EARLIER and DAY extracted from clean files, which are now archived."""
     assert archived(settings) == [f"{EARLIER}.csv", f"{DAY}.csv"]
-    return warehouse_state(sql)
+    return staged_days
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_reads_in_chunks_exactly_the_rows_published(settings, suffix):
+def test_reads_parquet_in_chunks_exactly_the_rows_written(settings):
     frame = snapshots(DAY, entities=50)
     frame.loc[[3, 40], "monthly_spend"] = None  # NULLs in one chunk, not in the others
-    if suffix == ".csv":
-        publish(settings, DAY, frame)
-    else:
-        incoming(settings, DAY).parent.mkdir(parents=True)
-        pq.write_table(pa.Table.from_pandas(frame), incoming(settings, DAY, suffix), row_group_size=10)
+    incoming(settings, DAY).parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pandas(frame), incoming(settings, DAY, ".parquet"), row_group_size=10)
     source = open_source(replace(settings, chunk_rows=7))
 
     chunks = list(source.read(CUSTOMER_SNAPSHOTS, Interval.day(DAY)))
@@ -90,22 +58,14 @@ def test_reads_in_chunks_exactly_the_rows_published(settings, suffix):
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame.astype(DTYPES))
 
 
-def test_extracting_a_day_twice_reads_the_archive_and_replaces(settings, sql):
+def test_a_rerun_reads_the_archived_file(settings, sql):
     publish(settings, DAY, snapshots(DAY, entities=30))
     assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r1") == 30
-    first = sql(
-        "SELECT count(*), count(DISTINCT entity_id), sum(monthly_spend) FROM staging_customer_snapshots"
-    )
     assert not incoming(settings, DAY).exists() and archived(settings) == [f"{DAY}.csv"]
 
     assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r2") == 30
 
-    assert (
-        sql("SELECT count(*), count(DISTINCT entity_id), sum(monthly_spend) FROM staging_customer_snapshots")
-        == first
-    )
-    assert first[0][:2] == (30, 30)
-    assert sql("SELECT row_count, run_id FROM staging_batches") == [(30, "r2")]
+    assert sql("SELECT count(*), count(DISTINCT entity_id) FROM staging_customer_snapshots") == [(30, 30)]
     assert archived(settings) == [f"{DAY}.csv"]
 
 
@@ -138,51 +98,19 @@ def test_a_file_replaced_while_it_was_read_is_left_for_the_next_run(settings):
     assert incoming(settings, DAY).read_bytes() == csv_bytes(snapshots(DAY, entities=15))
 
 
-def test_empty_batch_stages_no_rows_and_keeps_the_header(settings, sql):
-    publish(settings, DAY, with_defect(snapshots(DAY, entities=10), "empty"))
-
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r1") == 0
-
-    assert sql("SELECT row_count, source_columns FROM staging_batches") == [(0, COLUMNS)]
-    assert sql("SELECT count(*) FROM staging_customer_snapshots") == [(0,)]
-
-
-def test_renamed_column_reaches_staging_as_drift(settings, sql):
-    publish(settings, DAY, with_defect(snapshots(DAY, entities=10), "renamed_column"))
-
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r1") == 10
-
-    [(columns,)] = sql("SELECT source_columns FROM staging_batches")
-    assert "monthly_spend" not in columns and "spend_monthly" in columns
-    assert sql("SELECT count(*) FROM staging_customer_snapshots WHERE monthly_spend IS NULL") == [(10,)]
-
-
-def test_text_in_a_numeric_column_fails_with_no_partial_write(settings, sql, staged_days):
-    frame = snapshots(DAY, entities=30).astype({"tenure_months": "str"})
-    frame.loc[29, "tenure_months"] = "twelve"  # in the last chunk: earlier chunks were copied
+def test_a_value_that_is_not_a_number_leaves_the_file_in_place(settings, staged_days):
+    frame = snapshots(DAY, entities=10).astype({"tenure_months": "str"})
+    frame.loc[9, "tenure_months"] = "twelve"
     publish(settings, DAY, frame)
+    upload = incoming(settings, DAY).read_bytes()
 
-    with pytest.raises(ExtractError, match=r"tenure_months: 1 value\(s\) are not a number.*twelve"):
-        extract(replace(settings, chunk_rows=7), CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+    with pytest.raises(ExtractError, match="tenure_months"):
+        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
 
-    assert warehouse_state(sql) == staged_days
-    assert incoming(settings, DAY).exists()  # not a parse error: left where it is for a fixed upload
-
-
-def test_hostile_strings_round_trip_byte_exact(settings, sql):
-    sql("CREATE TABLE x (id int)")
-    frame = snapshots(DAY, entities=len(HOSTILE))
-    frame["plan"] = pd.array(HOSTILE, dtype="string")
-    publish(settings, DAY, frame)
-
-    assert extract(replace(settings, chunk_rows=5), CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r1") == len(
-        HOSTILE
-    )
-
-    assert [
-        row[0] for row in sql("SELECT plan FROM staging_customer_snapshots ORDER BY entity_id")
-    ] == HOSTILE
-    assert sql("SELECT count(*) FROM x") == [(0,)]
+    # Not a parse error: neither rejected nor archived, left where it is for a fixed upload.
+    assert incoming(settings, DAY).read_bytes() == upload
+    assert not (settings.drop_dir / "rejected").exists()
+    assert archived(settings) == [f"{EARLIER}.csv", f"{DAY}.csv"]
 
 
 def test_missing_folder_or_file_is_a_source_error_and_writes_nothing(settings, sql, staged_days, tmp_path):

@@ -1,7 +1,10 @@
-"""The S3 source against moto (conftest's `fake_s3`): chunked reads, reruns, bad input, S3 unreachable.
+"""The S3 source against moto (conftest's `fake_s3`): objects in key order, empty
+prefixes, invalid objects, a missing bucket, S3 unreachable.
 
-Each failure case compares the warehouse before and after with SQL: a failed
-extraction leaves it exactly as it was.
+What every adapter does (chunked reads, reruns, bad input, hostile strings) is tested
+in tests/test_source_contract.py. Each failure case compares the warehouse before and
+after with SQL: a failed extraction leaves it exactly as it was. conftest's `settings`
+give each test an S3 prefix of its own in the moto bucket.
 """
 
 from __future__ import annotations
@@ -18,31 +21,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import DAY, DTYPES, publish, warehouse_state
 
 from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS
-from {{ cookiecutter.project }}.demo_data import snapshots, with_defect
-from {{ cookiecutter.project }}.extraction import ExtractError, extract
+from {{ cookiecutter.project }}.demo_data import snapshots
+from {{ cookiecutter.project }}.extraction import extract
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.sources import SourceError, open_source
-
-EARLIER, DAY = dt.date(2025, 3, 3), dt.date(2025, 3, 4)
-COLUMNS = list(CUSTOMER_SNAPSHOTS.columns)
-DTYPES = {
-    "entity_id": "Int64",
-    "tenure_months": "Int64",
-    "monthly_spend": "Float64",
-    "support_tickets": "Int64",
-    "plan": "str",
-    "last_login_days": "Int64",
-}
-# Strings that break naive CSV or SQL handling; None is NULL, "" the empty string.
-HOSTILE = ["it's", 'say "hi"', '"', "'", "a;b", "'; DROP TABLE x; --", "a,b,c", "x" * 10_000,
-           "naïve café 日本語 🙂", "line1\nline2", "cr\r\nlf", "\ttab", "back\\slash", "\\N",
-           "NA", "null", "", " padded ", None]  # fmt: skip
-
-
-def publish(settings, day: dt.date, frame: pd.DataFrame) -> None:
-    open_source(settings).publish(CUSTOMER_SNAPSHOTS, Interval.day(day), frame)
 
 
 def day_uri(settings, day: dt.date) -> str:
@@ -54,32 +39,9 @@ def put(client, settings, day: dt.date, name: str, body: bytes) -> None:
     client.put_object(Bucket=uri.netloc, Key=uri.path.lstrip("/") + name, Body=body)
 
 
-def warehouse_state(sql) -> dict:
-    """Everything an extraction writes, for before / after comparisons."""
-    return {
-        "rows": sql("SELECT * FROM staging_customer_snapshots ORDER BY logical_date, entity_id"),
-        "batches": sql("SELECT * FROM staging_batches ORDER BY dataset, logical_date"),
-    }
-
-
-@pytest.fixture
-def settings(settings):
-    """The shared fixture's, with an S3 prefix of this test's own in conftest's moto bucket."""
-    return replace(settings, s3_source_uri=f"{settings.s3_source_uri}/{settings.schema}")
-
-
 @pytest.fixture
 def s3(settings):
     return boto3.client("s3", region_name=settings.aws_region)
-
-
-@pytest.fixture
-def staged_days(settings, sql, s3) -> dict:
-    """EARLIER and DAY extracted from clean objects (20 rows each); the warehouse state."""
-    for day in (EARLIER, DAY):
-        publish(settings, day, snapshots(day, entities=20))
-        assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(day), "good") == 20
-    return warehouse_state(sql)
 
 
 def test_reads_csv_and_parquet_objects_in_chunks_in_key_order(settings, s3):
@@ -99,26 +61,6 @@ def test_reads_csv_and_parquet_objects_in_chunks_in_key_order(settings, s3):
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame.astype(DTYPES))
 
 
-def test_extracting_a_day_twice_leaves_identical_staging(settings, sql, s3):
-    publish(settings, DAY, snapshots(DAY, entities=30))
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r1") == 30
-    first = warehouse_state(sql)["rows"]
-
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r2") == 30
-
-    assert warehouse_state(sql)["rows"] == first and len(first) == 30
-    assert sql("SELECT row_count, run_id FROM staging_batches") == [(30, "r2")]
-
-
-def test_an_object_with_no_rows_is_an_empty_batch(settings, sql, s3):
-    publish(settings, DAY, with_defect(snapshots(DAY, entities=10), "empty"))
-
-    [chunk] = open_source(settings).read(CUSTOMER_SNAPSHOTS, Interval.day(DAY))
-    assert chunk.empty and list(chunk.columns) == COLUMNS
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r1") == 0
-    assert sql("SELECT row_count, source_columns FROM staging_batches") == [(0, COLUMNS)]
-
-
 def test_an_empty_prefix_is_an_error_not_an_empty_batch(settings, sql, s3, staged_days):
     later = DAY + dt.timedelta(days=1)
     with pytest.raises(SourceError, match=re.escape(f"no objects under {day_uri(settings, later)}")):
@@ -127,43 +69,6 @@ def test_an_empty_prefix_is_an_error_not_an_empty_batch(settings, sql, s3, stage
     with pytest.raises(SourceError, match=r"no objects under .* \(ignored: _SUCCESS\)"):
         extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(later), "bad")
     assert warehouse_state(sql) == staged_days
-
-
-def test_renamed_column_reaches_staging_as_drift(settings, sql, s3):
-    publish(settings, DAY, with_defect(snapshots(DAY, entities=10), "renamed_column"))
-
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r1") == 10
-
-    [(columns,)] = sql("SELECT source_columns FROM staging_batches")
-    assert "monthly_spend" not in columns and "spend_monthly" in columns
-    assert sql("SELECT count(*) FROM staging_customer_snapshots WHERE monthly_spend IS NULL") == [(10,)]
-
-
-def test_text_in_a_numeric_column_fails_with_no_partial_write(settings, sql, staged_days):
-    frame = snapshots(DAY, entities=30).astype({"tenure_months": "str"})
-    frame.loc[29, "tenure_months"] = "twelve"  # in the last chunk: earlier chunks were copied
-    publish(settings, DAY, frame)
-
-    with pytest.raises(ExtractError, match=r"tenure_months: 1 value\(s\) are not a number.*twelve"):
-        extract(replace(settings, chunk_rows=7), CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
-
-    assert warehouse_state(sql) == staged_days
-
-
-def test_hostile_strings_round_trip_byte_exact(settings, sql, s3):
-    sql("CREATE TABLE x (id int)")
-    frame = snapshots(DAY, entities=len(HOSTILE))
-    frame["plan"] = pd.array(HOSTILE, dtype="string")
-    publish(settings, DAY, frame)
-
-    assert extract(replace(settings, chunk_rows=5), CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r1") == len(
-        HOSTILE
-    )
-
-    assert [
-        row[0] for row in sql("SELECT plan FROM staging_customer_snapshots ORDER BY entity_id")
-    ] == HOSTILE
-    assert sql("SELECT count(*) FROM x") == [(0,)]
 
 
 BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4  # an image named .csv
