@@ -94,6 +94,23 @@ def good_day(settings, sql):
     return before
 
 
+class FakeSource:
+    """Stands in for the source (never for PostgreSQL): yields `chunks`, then raises `error`."""
+
+    description = "fake"
+
+    def __init__(self, *chunks, error: Exception | None = None):
+        self.chunks, self.error = chunks, error
+
+    def read(self, dataset, interval):
+        yield from self.chunks
+        if self.error:
+            raise self.error
+
+    def commit(self, dataset, interval):
+        raise AssertionError("commit() after a failure")
+
+
 class Interrupted:
     """The real source, with a hook run before its chunk number `at` (0-based) is handed over."""
 
@@ -332,17 +349,8 @@ def test_integer_out_of_range_for_staging_is_an_extract_error(settings, sql, goo
 @postgres_source
 def test_text_postgresql_cannot_store_is_an_extract_error(settings, sql, good_day, monkeypatch):
     """A NUL character (valid in a CSV file or an S3 object, never in PostgreSQL text)."""
-
-    class Nul:
-        description = "nul"
-
-        def read(self, dataset, interval):
-            yield snapshots(DAY, entities=300, seed=8).assign(plan="pro\x00enterprise")
-
-        def commit(self, dataset, interval):
-            raise AssertionError("commit() after a failure")
-
-    monkeypatch.setattr(extraction, "open_source", lambda settings: Nul())
+    nul = FakeSource(snapshots(DAY, entities=300, seed=8).assign(plan="pro\x00enterprise"))
+    monkeypatch.setattr(extraction, "open_source", lambda settings: nul)
     with pytest.raises(ExtractError, match="staging_customer_snapshots rejected the batch"):
         extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
     assert warehouse_state(sql) == good_day
@@ -353,17 +361,11 @@ def test_text_postgresql_cannot_store_is_an_extract_error(settings, sql, good_da
 
 @postgres_source
 def test_source_failing_mid_stream_keeps_the_previous_partition(settings, sql, good_day, monkeypatch):
-    class Flaky:
-        description = "flaky"
-
-        def read(self, dataset, interval):
-            yield snapshots(DAY, entities=300, seed=8).head(100)
-            raise SourceError("upstream connection reset after 100 rows")
-
-        def commit(self, dataset, interval):
-            raise AssertionError("commit() after a failure")
-
-    monkeypatch.setattr(extraction, "open_source", lambda settings: Flaky())
+    flaky = FakeSource(
+        snapshots(DAY, entities=300, seed=8).head(100),
+        error=SourceError("upstream connection reset after 100 rows"),
+    )
+    monkeypatch.setattr(extraction, "open_source", lambda settings: flaky)
     with pytest.raises(SourceError, match="after 100 rows"):
         extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
     assert warehouse_state(sql) == good_day
