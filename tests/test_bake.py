@@ -86,6 +86,7 @@ EXPECTED_COMMON = {
     "src/churn_forecast/warehouse/migrations/versions/0001_warehouse.py",
     "src/churn_forecast/warehouse/migrations/versions/0002_roles.py",
     "tests/conftest.py",
+    "tests/test_contract.py",
     "tests/test_dag_integrity.py",
     "tests/test_end_to_end.py",
     "tests/test_extraction.py",
