@@ -17,11 +17,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.project }}.config import PROJECT_ROOT, SOURCE_KIND, Settings
+from {{ cookiecutter.project }}.config import SOURCE_KIND, Settings
 from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS
 from {{ cookiecutter.project }}.demo_data import snapshots
 from {{ cookiecutter.project }}.extraction import extract
 from {{ cookiecutter.project }}.interval import Interval
+from {{ cookiecutter.project }}.local_airflow import airflow_env, configure
 from {{ cookiecutter.project }}.sources import open_source
 from {{ cookiecutter.project }}.warehouse import fetch_all, migrate
 from {{ cookiecutter.project }}.warehouse.connection import embedded_server
@@ -30,14 +31,7 @@ _AIRFLOW_STATE = pytest.StashKey[Path]()
 _SAVED_ENV = pytest.StashKey[dict]()
 # Inherited settings that would point the tests at a real Airflow (a developer's
 # ~/airflow, or a production metadata database): dropped for the session.
-_INHERITED = (
-    "AIRFLOW_HOME",
-    "AIRFLOW_CONFIG",
-    "AIRFLOW__CORE__DAGS_FOLDER",
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
-    "AIRFLOW__CORE__LOAD_EXAMPLES",
-    "AIRFLOW__LOGGING__LOGGING_LEVEL",
-)
+_INHERITED = (*airflow_env(Path()), "AIRFLOW_CONFIG", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
 
 
 def pytest_configure(config):
@@ -55,14 +49,7 @@ def pytest_configure(config):
     config.stash[_SAVED_ENV] = {k: os.environ.pop(k) for k in _INHERITED if k in os.environ}
     # Airflow's in-process API client (dag.test) imports starlette's deprecated TestClient.
     config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
-    os.environ.update(
-        {
-            "AIRFLOW_HOME": str(state / "airflow"),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        }
-    )
+    os.environ.update(airflow_env(state))
 
 
 def pytest_unconfigure(config):
@@ -78,8 +65,6 @@ def pytest_unconfigure(config):
 @pytest.fixture(scope="session")
 def airflow_home(pytestconfig) -> Path:
     """Airflow configured by `local_airflow.configure`, with its SQLite metadata migrated once."""
-    from {{ cookiecutter.project }}.local_airflow import configure
-
     state = pytestconfig.stash[_AIRFLOW_STATE]
     configure(Settings.from_env({"STATE_DIR": str(state)}))
     home = state / "airflow"

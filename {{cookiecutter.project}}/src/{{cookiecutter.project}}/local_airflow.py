@@ -9,18 +9,27 @@ import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 
 from .config import PROJECT_ROOT, Settings
 
 
+def airflow_env(state_dir: Path) -> dict[str, str]:
+    """The environment that points Airflow at this project, with its home under `state_dir`."""
+    return {
+        "AIRFLOW_HOME": str(state_dir / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+    }
+
+
 def configure(settings: Settings) -> None:
     """Point Airflow at this project, unless the environment already does. Call before importing airflow."""
-    home = settings.state_dir / "airflow"
+    for key, value in airflow_env(settings.state_dir).items():
+        os.environ.setdefault(key, value)
+    home = Path(os.environ["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("AIRFLOW_HOME", str(home))
-    os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(PROJECT_ROOT / "dags"))
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     if not (home / "airflow.db").exists():
         subprocess.run(
             [sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL
