@@ -38,8 +38,13 @@ RULES = {
         "One of the choices (checked again in the hook). The other sources' adapters and"
         " their tests are deleted after generation."
     ),
-    "schedule": CRON,
+    "schedule": CRON
+    + " It must fire at most once a day: a single minute and a single hour (or `@daily`,"
+    " `@weekly`, `@monthly`, `@yearly`), because each run's data interval is one partition"
+    " keyed by its start date.",
     "retrain_schedule": CRON,
+    "start_date": "A date written `YYYY-MM-DD`, between 1970-01-01 and today.",
+    "executor": "One of the choices (checked again in the hook).",
     "aws_region": "An AWS region code such as `eu-west-1`, `us-gov-west-1` or `ap-southeast-2`.",
     "warehouse_schema": (
         "A lowercase SQL identifier of at most 63 characters (`^[a-z_][a-z0-9_]{0,62}$`;"

@@ -12,6 +12,7 @@ import json
 import keyword
 import re
 import sys
+from datetime import date
 
 
 def load_answers() -> dict:
@@ -57,6 +58,7 @@ PG_RESERVED = frozenset(_PG_RESERVED_WORDS.split())
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
 MODEL_KINDS = ("classification", "regression")
 SOURCE_KINDS = ("postgres", "s3", "files")
+EXECUTORS = ("local", "celery")
 
 CRON_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@yearly")
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
@@ -164,6 +166,42 @@ def validate_cron(value: str) -> str | None:
     return None
 
 
+def validate_daily_cron(value: str) -> str | None:
+    """A cron that fires at most once per calendar day: partitions are days, keyed by date."""
+    once_a_day = (
+        "must fire at most once a day (a single minute and hour, e.g. '30 2 * * *', or"
+        " @daily, @weekly, @monthly, @yearly): partitions are days, each keyed by the"
+        " start date of its run's data interval"
+    )
+    if value == "@hourly":
+        return once_a_day
+    rule = validate_cron(value)
+    if rule or value in CRON_PRESETS:
+        return rule
+    minute, hour = value.split()[:2]
+    if not (minute.isdigit() and hour.isdigit()):
+        return once_a_day
+    return None
+
+
+def validate_start_date(value: str) -> str | None:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return "must be a date written YYYY-MM-DD, e.g. 2025-01-01"
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        return f"must be a real date ({exc})"
+    if not date(1970, 1, 1) <= day <= date.today():
+        return "must lie between 1970-01-01 and today"
+    return None
+
+
+def validate_executor(value: str) -> str | None:
+    if value not in EXECUTORS:
+        return f"must be one of {', '.join(EXECUTORS)}"
+    return None
+
+
 def validate_aws_region(value: str) -> str | None:
     if not AWS_REGION.fullmatch(value):
         return "must be an AWS region code such as eu-west-1, us-gov-west-1 or ap-southeast-2"
@@ -188,8 +226,10 @@ VALIDATORS = {
     "python_version": validate_python_version,
     "model_kind": validate_model_kind,
     "source_kind": validate_source_kind,
-    "schedule": validate_cron,
+    "schedule": validate_daily_cron,
     "retrain_schedule": validate_cron,
+    "start_date": validate_start_date,
+    "executor": validate_executor,
     "aws_region": validate_aws_region,
     "warehouse_schema": validate_warehouse_schema,
 }

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
+
+from {{ cookiecutter.project }}.config import start_date
 
 DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, "retry_delay": timedelta(minutes=5)}
 
@@ -20,7 +21,7 @@ DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, 
     # A data-interval timetable: each run covers [previous tick, tick), one partition.
     # Plain cron strings give Airflow 3 trigger timetables with empty intervals.
     schedule=CronDataIntervalTimetable("{{ cookiecutter.schedule }}", timezone="UTC"),
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    start_date=start_date(),
     catchup=False,
     max_active_runs=4,
     default_args=DEFAULT_ARGS,

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
+
+from {{ cookiecutter.project }}.config import start_date
 
 DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, "retry_delay": timedelta(minutes=5)}
 
@@ -17,7 +18,7 @@ DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, 
 @dag(
     dag_id="{{ cookiecutter.project }}_retrain",
     schedule=CronDataIntervalTimetable("{{ cookiecutter.retrain_schedule }}", timezone="UTC"),
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    start_date=start_date(),
     catchup=False,
     max_active_runs=1,  # versions and promotions are decided one at a time
     default_args=DEFAULT_ARGS,

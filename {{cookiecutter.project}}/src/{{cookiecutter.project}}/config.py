@@ -11,6 +11,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -20,6 +21,19 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 class ConfigError(ValueError):
     """A setting has a value the pipeline cannot use."""
+
+
+def start_date(env: dict[str, str] | None = None) -> datetime:
+    """The first data date the DAGs run for: START_DATE, else the date chosen at generation.
+
+    Read by the DAG files when they are parsed (stdlib only, so parsing stays cheap).
+    """
+    value = (os.environ if env is None else env).get("START_DATE") or "{{ cookiecutter.start_date }}"
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"START_DATE={value!r}: expected a date written YYYY-MM-DD") from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
