@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 from pathlib import Path
 
 
@@ -49,7 +48,6 @@ def remove_unused_sources(root: Path, project: str, source_kind: str) -> None:
 
 # What the adapters share, under src/<project>/sources/, by the kinds that use it.
 SOURCE_SUPPORT = {
-    "queries": ("postgres",),  # the SQL files the postgres adapter runs
     "formats.py": ("s3", "files"),  # CSV / Parquet reading
 }
 
@@ -64,11 +62,7 @@ def unused_source_support(project: str, source_kind: str) -> list[Path]:
 
 def remove_unused_source_support(root: Path, project: str, source_kind: str) -> None:
     for path in unused_source_support(project, source_kind):
-        target = root / path
-        if target.is_dir():
-            shutil.rmtree(target)
-        else:
-            target.unlink(missing_ok=True)
+        (root / path).unlink(missing_ok=True)
 
 
 def next_steps(root: Path) -> str:

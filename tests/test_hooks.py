@@ -257,8 +257,8 @@ def test_remove_unused_sources_ignores_files_not_shipped(post_gen, tmp_path):
     ("kind", "unused"),
     [
         ("postgres", ["src/churn/sources/formats.py"]),
-        ("s3", ["src/churn/sources/queries"]),
-        ("files", ["src/churn/sources/queries"]),
+        ("s3", []),
+        ("files", []),
     ],
 )
 def test_unused_source_support_is_what_no_chosen_adapter_uses(post_gen, kind, unused):
@@ -269,12 +269,7 @@ def test_unused_source_support_is_what_no_chosen_adapter_uses(post_gen, kind, un
 def test_remove_unused_source_support_keeps_what_the_adapter_uses(
     post_gen, tmp_path, kind
 ):
-    shipped = [
-        "src/churn/sources/__init__.py",
-        "src/churn/sources/formats.py",
-        "src/churn/sources/queries/customer_snapshots.sql",
-        "src/churn/sources/queries/outcomes.sql",
-    ]
+    shipped = ["src/churn/sources/__init__.py", "src/churn/sources/formats.py"]
     for name in shipped:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).touch()
@@ -282,7 +277,7 @@ def test_remove_unused_source_support_keeps_what_the_adapter_uses(
     left = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")}
     sources = {"src", "src/churn", "src/churn/sources", "src/churn/sources/__init__.py"}
     if kind == "postgres":
-        assert left == sources | {"src/churn/sources/queries", *shipped[2:]}
+        assert left == sources
     else:
         assert left == sources | {"src/churn/sources/formats.py"}
 
@@ -308,10 +303,10 @@ def test_next_steps_give_a_pasteable_command(post_gen):
 def test_post_gen_main_removes_and_prints_next_steps(post_gen, tmp_path, capsys):
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_source_s3.py").touch()
-    queries = tmp_path / "src" / "churn" / "sources" / "queries"
-    queries.mkdir(parents=True)
-    (queries / "outcomes.sql").touch()
-    post_gen.main({"project": "churn", "source_kind": "files"}, tmp_path)
+    formats = tmp_path / "src" / "churn" / "sources" / "formats.py"
+    formats.parent.mkdir(parents=True)
+    formats.touch()
+    post_gen.main({"project": "churn", "source_kind": "postgres"}, tmp_path)
     assert not (tmp_path / "tests" / "test_source_s3.py").exists()
-    assert not queries.exists()
+    assert not formats.exists()
     assert f"cd {tmp_path} && make install && make demo" in capsys.readouterr().out

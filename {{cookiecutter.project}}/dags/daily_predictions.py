@@ -1,4 +1,4 @@
-"""Daily: extract the interval's snapshots, validate them, score them; stage outcomes.
+"""Daily: extract the interval's features, validate them, score them; stage the labels that arrived.
 
 Thin on purpose: the schedule and the wiring. Each task imports the project only
 when it runs, so parsing this file stays fast.
@@ -30,16 +30,16 @@ DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, 
 )
 def daily_predictions():
     @task
-    def extract_snapshots(data_interval_start=None, data_interval_end=None, run_id=None) -> int:
+    def extract_features(data_interval_start=None, data_interval_end=None, run_id=None) -> int:
         from {{ cookiecutter.project }}.pipeline import run
 
-        return run("extract_snapshots", data_interval_start, data_interval_end, run_id)
+        return run("extract_features", data_interval_start, data_interval_end, run_id)
 
     @task
-    def validate_snapshots(data_interval_start=None, data_interval_end=None, run_id=None) -> bool:
+    def validate_features(data_interval_start=None, data_interval_end=None, run_id=None) -> bool:
         from {{ cookiecutter.project }}.pipeline import run
 
-        return run("validate_snapshots", data_interval_start, data_interval_end, run_id)
+        return run("validate_features", data_interval_start, data_interval_end, run_id)
 
     @task
     def predict(data_interval_start=None, data_interval_end=None, run_id=None) -> int:
@@ -48,13 +48,13 @@ def daily_predictions():
         return run("predict", data_interval_start, data_interval_end, run_id)
 
     @task
-    def extract_outcomes(data_interval_start=None, data_interval_end=None, run_id=None) -> int:
+    def extract_labels(data_interval_start=None, data_interval_end=None, run_id=None) -> int:
         from {{ cookiecutter.project }}.pipeline import run
 
-        return run("extract_outcomes", data_interval_start, data_interval_end, run_id)
+        return run("extract_labels", data_interval_start, data_interval_end, run_id)
 
-    extract_snapshots() >> validate_snapshots() >> predict()
-    extract_outcomes()
+    extract_features() >> validate_features() >> predict()
+    extract_labels()
 
 
 daily_predictions()

@@ -43,21 +43,22 @@ class Settings:
     schema: str
     source_url: str | None  # postgres source; None: the warehouse itself
     source_schema: str
-    source_queries_dir: Path | None  # postgres source; None: the queries shipped in the package
+    source_queries_dir: Path | None  # postgres source: <dataset>.sql overrides; None: read by date_column
     s3_source_uri: str
     drop_dir: Path
     artifacts_uri: str
     reports_dir: Path
     aws_region: str
     chunk_rows: int
-    training_window_days: int
+    training_window_days: int | None  # None: the data scientists' model/window.py WINDOW_DAYS
 
     def __post_init__(self) -> None:
         # Schema names are spliced into SQL as identifiers, so they must be plain.
         for name in ("schema", "source_schema"):
             if not _IDENTIFIER.match(getattr(self, name)):
                 raise ConfigError(f"{name}={getattr(self, name)!r}: must be a lowercase SQL identifier")
-        if self.chunk_rows < 1 or self.training_window_days < 2:
+        window = self.training_window_days
+        if self.chunk_rows < 1 or (window is not None and window < 2):
             raise ConfigError("chunk_rows must be >= 1 and training_window_days >= 2")
 
     @classmethod
@@ -66,7 +67,7 @@ class Settings:
         state = Path(env.get("STATE_DIR", PROJECT_ROOT / ".local")).resolve()
         try:
             chunk_rows = int(env.get("EXTRACT_CHUNK_ROWS", "100000"))
-            window = int(env.get("TRAINING_WINDOW_DAYS", "28"))
+            window = int(env["TRAINING_WINDOW_DAYS"]) if env.get("TRAINING_WINDOW_DAYS") else None
         except ValueError as exc:
             raise ConfigError(f"numeric setting is not an integer: {exc}") from None
         return cls(

@@ -17,13 +17,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from .config import SOURCE_KIND, Settings
-from .demo_data import DEFECTS, seed_source
+from .demo_data import DEFECTS, WHOLE_SPEND_DAY, seed_source
 from .local_airflow import configure, load_dags, run_day, run_once
+from .model import window
+from .model.contract import CONTRACT
 from .sources import open_source
 from .warehouse import migrate, read_frame, transaction
 
 FIRST_SCORED = date(2025, 3, 3)  # a Monday: the weekly retrain interval ends here
-SCORED_DAYS = 12
+SCORED_DAYS = 14
 
 
 def midnight(day: date) -> datetime:
@@ -35,15 +37,16 @@ def main() -> int:
     configure(settings)
     migrate(settings)
     simulate_s3_if_unconfigured(settings)
-    print(f"seeding the source: {settings.training_window_days} days of history, {SCORED_DAYS} days to score")
-    seed_source(settings, FIRST_SCORED, SCORED_DAYS, settings.training_window_days)
+    history = settings.training_window_days or window.WINDOW_DAYS
+    print(f"seeding the source: {history} days of history, {SCORED_DAYS} days to score")
+    seed_source(settings, FIRST_SCORED, SCORED_DAYS, history)
 
     log = settings.state_dir / "demo-airflow.log"
     print(f"running the DAGs through Airflow (task logs: {log})")
     with output_to(log):
         dags = load_dags()
     retrain, daily = (dags[f"{{ cookiecutter.project }}_{name}"] for name in ("retrain", "daily"))
-    # dag.test(logical_date=X) runs the data interval that ends at X.
+    # run_once(dag, X) runs the data interval that ends at X.
     with output_to(log):
         run = run_once(retrain, midnight(FIRST_SCORED))
     print(f"  retrain  window ending {FIRST_SCORED}: {run.state}")
@@ -111,31 +114,33 @@ def report(settings: Settings) -> None:
         champion = read_frame(conn, "SELECT * FROM champion_history")
         failed = read_frame(
             conn,
-            """SELECT logical_date, row_count, failures, report_path FROM partition_status
-                                     WHERE dataset = 'customer_snapshots' AND success = false
-                                       AND logical_date >= %s ORDER BY logical_date""",
-            (FIRST_SCORED,),
+            """SELECT data_date, row_count, failures, report_path FROM partition_status
+               WHERE dataset = %s AND success = false AND data_date >= %s ORDER BY data_date""",
+            (CONTRACT.features.name, FIRST_SCORED),
         )
         predictions = read_frame(
             conn,
             """
-            SELECT logical_date, count(*) AS rows, min(model_version) AS model_version,
+            SELECT data_date, count(*) AS rows, min(model_version) AS model_version,
                    min(predicted_at) AS first_predicted_at, max(predicted_at) AS last_predicted_at
-            FROM predictions GROUP BY logical_date ORDER BY logical_date""",
+            FROM predictions GROUP BY data_date ORDER BY data_date""",
         )
     print("\nChampion history:")
     print(champion[["decided_at", "action", "version", "reason"]].to_string(index=False))
     print("\nDates stopped by the validation gate (nothing scored):")
     for row in failed.itertuples():
-        defect = DEFECTS.get((date.fromisoformat(row.logical_date) - FIRST_SCORED).days)
-        print(f"  {row.logical_date}  rows={row.row_count}  (the demo's injected defect: {defect})")
+        defect = DEFECTS.get((date.fromisoformat(row.data_date) - FIRST_SCORED).days)
+        planted = f"  (planted by the demo: {defect[0]})" if defect else ""
+        print(f"  {row.data_date}  rows={row.row_count}{planted}")
         for failure in json.loads(row.failures):
             where = f" on {failure['column']}" if failure["column"] else ""
             print(
                 f"    {failure['expectation']}{where}: {failure['message']}, e.g. {failure['sample_values'][:5]}"
             )
         print(f"    report: {row.report_path}")
-    print("\nPredictions per date (SELECT ... FROM predictions GROUP BY logical_date):")
+    whole = FIRST_SCORED + timedelta(days=WHOLE_SPEND_DAY)
+    print(f"\n{whole}: every value of a float column is a whole number that day; it still passed.")
+    print("\nPredictions per date (SELECT ... FROM predictions GROUP BY data_date):")
     print(predictions.to_string(index=False))
 
 

@@ -1,8 +1,12 @@
-"""Deterministic synthetic source data for the demo and the tests.
+"""The demo's source data: customers, their daily snapshots and whether they churned.
 
-Customers get daily snapshots; each snapshot's outcome is observed LABEL_DELAY
-days later, as labels arrive in real life. Spend drifts upwards over time, and
-a few fixed days carry the defects the validation gate exists to stop.
+This file is the churn demo, one instance of the data contract in
+`model/contract.py`. Customers get daily snapshots; each snapshot's outcome is
+observed LABEL_DELAY days later, as labels arrive in real life. Spend drifts
+upwards over time, and a few fixed days carry the defects the validation gate
+exists to stop. Once the contract is changed to other data, `seed_source` seeds
+synthetic rows drawn from that contract instead (synthetic.py), so `make demo`
+keeps working on the new shape.
 """
 
 from __future__ import annotations
@@ -12,21 +16,25 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from . import synthetic
 from .config import Settings
-from .datasets import CUSTOMER_SNAPSHOTS, OUTCOMES
 from .interval import Interval
+from .model.contract import CONTRACT
 from .sources import open_source
 
 LABEL_DELAY = 7
 PLANS = np.array(["basic", "pro", "enterprise"])
-# Defects by day offset from the first scored day; the other days are clean.
+# Defects by day offset from the first scored day, each with the column it breaks;
+# the other days are clean.
 DEFECTS = {
-    2: "nulls",  # a required column with missing values
-    4: "out_of_range",  # negative tenure
-    6: "duplicates",  # the same entity twice in one day
-    8: "renamed_column",  # schema drift upstream: monthly_spend -> spend_monthly
-    10: "empty",  # the upstream job ran but exported nothing
+    2: ("nulls", "monthly_spend"),  # a required column with missing values
+    4: ("out_of_range", "tenure_months"),  # negative tenure
+    6: ("duplicates", None),  # the same customer twice in one day
+    8: ("renamed_column", "monthly_spend"),  # schema drift upstream: monthly_spend -> monthly_spend_renamed
+    10: ("empty", None),  # the upstream job ran but exported nothing
+    12: ("extra_column", None),  # upstream added a column nobody agreed on
 }
+WHOLE_SPEND_DAY = 3  # every monthly_spend a whole number: still a float column, and a clean day
 
 
 def snapshots(day: date, entities: int = 2000, seed: int = 7) -> pd.DataFrame:
@@ -43,6 +51,7 @@ def snapshots(day: date, entities: int = 2000, seed: int = 7) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "entity_id": np.arange(1, entities + 1, dtype="int64"),
+            "snapshot_date": pd.Timestamp(day),
             "tenure_months": (joined_ago + months % 12).astype("int64"),
             "monthly_spend": np.round(base_spend * drift * rng.normal(1.0, 0.05, entities), 2),
             "support_tickets": rng.poisson(np.where(plan == "basic", 1.2, 0.6)).astype("int64"),
@@ -69,24 +78,47 @@ def outcomes(observed: date, entities: int = 2000, seed: int = 7) -> pd.DataFram
 {%- else %}
     label = np.round(snap["monthly_spend"] * (1.05 - 0.1 * np.tanh(risk)) + rng.normal(0, 5, entities), 2)
 {%- endif %}
-    return pd.DataFrame({"snapshot_date": snapshot_day, "entity_id": snap["entity_id"], "label": label})
+    return pd.DataFrame(
+        {
+            "observed_on": pd.Timestamp(observed),
+            "snapshot_date": pd.Timestamp(snapshot_day),
+            "entity_id": snap["entity_id"],
+            "label": label,
+        }
+    )
 
 
-def with_defect(frame: pd.DataFrame, defect: str) -> pd.DataFrame:
-    frame = frame.copy()
-    if defect == "nulls":
-        frame.loc[frame.index[::20], "monthly_spend"] = None
-    elif defect == "out_of_range":
-        frame.loc[frame.index[::50], "tenure_months"] = -3
-    elif defect == "duplicates":
-        frame = pd.concat([frame, frame.head(15)], ignore_index=True)
-    elif defect == "renamed_column":
-        frame = frame.rename(columns={"monthly_spend": "spend_monthly"})
-    elif defect == "empty":
-        frame = frame.head(0)
-    else:
-        raise ValueError(f"unknown defect {defect!r}")
+def is_the_contract() -> bool:
+    """Whether model/contract.py still describes this demo's data."""
+    day = date(2025, 1, 1)
+    return (list(snapshots(day, 1).columns), list(outcomes(day, 1).columns)) == (
+        CONTRACT.features.names,
+        CONTRACT.labels.names,
+    )
+
+
+def batch(day: date, first_scored: date, entities: int, seed: int) -> pd.DataFrame:
+    """The snapshots the source holds for `day`, with the demo's defect of that day if any."""
+    offset = (day - first_scored).days
+    if not is_the_contract():
+        frame = synthetic.features(day, entities, seed)
+        defect, _ = DEFECTS.get(offset, (None, None))
+        if defect and (defect != "out_of_range" or synthetic.column_for(defect)):  # a range to break
+            frame = synthetic.with_defect(frame, defect)
+        return frame
+    frame = snapshots(day, entities, seed)
+    if offset == WHOLE_SPEND_DAY:
+        frame["monthly_spend"] = frame["monthly_spend"].round(0)
+    if offset in DEFECTS:
+        defect, column = DEFECTS[offset]
+        frame = synthetic.with_defect(frame, defect, column=column)
     return frame
+
+
+def labels(observed: date, entities: int, seed: int) -> pd.DataFrame:
+    if is_the_contract():
+        return outcomes(observed, entities, seed)
+    return synthetic.labels(observed, observed - timedelta(days=LABEL_DELAY), entities, seed)
 
 
 def seed_source(
@@ -97,12 +129,10 @@ def seed_source(
     entities: int = 2000,
     seed: int = 7,
 ) -> None:
-    """Publish history + scored days of snapshots and outcomes to the configured source."""
+    """Publish history + scored days of features and labels to the configured source."""
     source = open_source(settings)
     first = first_scored - timedelta(days=history_days + LABEL_DELAY)
     for offset in range((first_scored - first).days + scored_days):
         day = first + timedelta(days=offset)
-        snap = snapshots(day, entities, seed)
-        defect = DEFECTS.get((day - first_scored).days)
-        source.publish(CUSTOMER_SNAPSHOTS, Interval.day(day), with_defect(snap, defect) if defect else snap)
-        source.publish(OUTCOMES, Interval.day(day), outcomes(day, entities, seed))
+        source.publish(CONTRACT.features, Interval.day(day), batch(day, first_scored, entities, seed))
+        source.publish(CONTRACT.labels, Interval.day(day), labels(day, entities, seed))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from .config import PROJECT_ROOT, Settings
@@ -46,12 +46,32 @@ def load_dags() -> dict:
     return bag.dags
 
 
-def run_once(dag, logical_date: datetime):
-    """`dag.test()` with each task tried once: a failure shows at once instead of
-    waiting out the production retry_delay. Returns the DagRun."""
+class RunRefused(RuntimeError):
+    """A run that would do nothing: its interval starts before the DAG's start_date, or it made no task."""
+
+
+def run_once(dag, logical_date: datetime, retries: int = 0):
+    """`dag.test()` for the data interval that ends at `logical_date`; returns the DagRun.
+
+    Each task gets `retries` retries with no delay between them, so a failure shows at
+    once instead of waiting out the production retry_delay. A run that Airflow would
+    accept and do nothing for (before start_date, or with no task instance) raises
+    RunRefused instead of reporting a green run with no rows.
+    """
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=logical_date)
+    if interval.start < dag.start_date:
+        raise RunRefused(
+            f"{dag.dag_id}: the data interval {interval.start:%Y-%m-%d %H:%M} starts before the DAG's"
+            f" start_date {dag.start_date:%Y-%m-%d}: set START_DATE to an earlier date to run it"
+        )
     for task in dag.tasks:
-        task.retries = 0
-    return dag.test(logical_date=logical_date)
+        task.retries, task.retry_delay = retries, timedelta(0)
+    run = dag.test(logical_date=logical_date)
+    if not run.get_task_instances():
+        raise RunRefused(f"{dag.dag_id}: the run for {interval.start:%Y-%m-%d} created no task instance")
+    return run
 
 
 def scheduled_interval(dag, day: date):

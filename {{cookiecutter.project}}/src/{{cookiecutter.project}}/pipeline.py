@@ -13,18 +13,18 @@ from functools import cache
 
 from . import scoring, training
 from .config import Settings
-from .datasets import CUSTOMER_SNAPSHOTS, OUTCOMES
 from .extraction import ExtractError, extract
 from .interval import Interval
+from .model.contract import CONTRACT
 from .registry import ModelUnavailable
 from .scoring import PartitionNotValidated
 from .sources import UnreadableFile
 from .validation import ValidationFailed, validate
 
 STAGES = {
-    "extract_snapshots": lambda s, i, r: extract(s, CUSTOMER_SNAPSHOTS, i, r),
-    "extract_outcomes": lambda s, i, r: extract(s, OUTCOMES, i, r),
-    "validate_snapshots": lambda s, i, r: validate(s, i, r).success,
+    "extract_features": lambda s, i, r: extract(s, CONTRACT.features, i, r),
+    "extract_labels": lambda s, i, r: extract(s, CONTRACT.labels, i, r),
+    "validate_features": lambda s, i, r: validate(s, i, r).success,
     "predict": scoring.predict,
     "stage_training_window": training.stage_window,
     "train": training.train,

@@ -1,18 +1,19 @@
-"""Batch scoring: the champion model scores one validated partition into `predictions`."""
+"""Batch scoring: the champion model scores one validated features partition into `predictions`."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pandas as pd
+from psycopg2 import sql
 
-from . import model, registry
+from . import model, registry, staging
 from .config import Settings
-from .datasets import CUSTOMER_SNAPSHOTS
 from .interval import Interval
+from .model.contract import CONTRACT
 from .model.features import build_features
 from .registry import ModelUnavailable
-from .warehouse import copy_frame, iter_frames, transaction
+from .warehouse import copy_frame, transaction
 
 
 class PartitionNotValidated(RuntimeError):
@@ -21,6 +22,7 @@ class PartitionNotValidated(RuntimeError):
 
 def predict(settings: Settings, interval: Interval, run_id: str) -> int:
     """Replace the partition's predictions in one transaction; returns the rows written."""
+    features, key = CONTRACT.features, CONTRACT.key
     day = interval.partition
     champion = registry.champion(settings)
     if champion is None:
@@ -32,19 +34,21 @@ def predict(settings: Settings, interval: Interval, run_id: str) -> int:
         # Lock the batch row first: a re-extraction cannot then swap the rows between
         # this check and the read below (it waits for this transaction).
         cur.execute(
-            "SELECT 1 FROM staging_batches WHERE dataset = %s AND logical_date = %s FOR SHARE",
-            (CUSTOMER_SNAPSHOTS.name, day),
+            "SELECT 1 FROM staging_batches WHERE dataset = %s AND data_date = %s FOR SHARE",
+            (features.name, day),
         )
         cur.execute(
-            "SELECT success FROM partition_status WHERE dataset = %s AND logical_date = %s",
-            (CUSTOMER_SNAPSHOTS.name, day),
+            "SELECT success FROM partition_status WHERE dataset = %s AND data_date = %s",
+            (features.name, day),
         )
         status = cur.fetchone()
         if not status or status[0] is not True:
-            raise PartitionNotValidated(f"{CUSTOMER_SNAPSHOTS.name} for {day} has not passed validation")
-        cur.execute("DELETE FROM predictions WHERE logical_date = %s", (day,))
-        query = "SELECT * FROM staging_customer_snapshots WHERE logical_date = %s ORDER BY entity_id"
-        for chunk in iter_frames(conn, query, (day,), settings.chunk_rows):
+            raise PartitionNotValidated(f"{features.name} for {day} has not passed validation")
+        cur.execute("DELETE FROM predictions WHERE data_date = %s", (day,))
+        query = sql.SQL("{} ORDER BY {}").format(
+            staging.select(features, ["data_date", *features.names]), sql.Identifier(key)
+        )
+        for chunk in staging.chunks(conn, query, (day,), features.dtypes, settings.chunk_rows):
             if chunk.empty:
                 continue
             scores = model.predict(estimator, build_features(chunk))
@@ -53,8 +57,8 @@ def predict(settings: Settings, interval: Interval, run_id: str) -> int:
                 "predictions",
                 pd.DataFrame(
                     {
-                        "logical_date": chunk["logical_date"],
-                        "entity_id": chunk["entity_id"],
+                        "data_date": day,
+                        "entity_id": chunk[key],
                         "score": scores,
                         "model_version": champion.version,
                         "predicted_at": predicted_at,

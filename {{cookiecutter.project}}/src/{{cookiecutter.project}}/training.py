@@ -1,8 +1,9 @@
 """Retraining: gather a labelled window, fit, evaluate on a holdout, register, gate.
 
-The window is the outcomes observed in the `training_window_days` before the
-run's interval end, joined to the snapshots they label. Only snapshot partitions
-that passed validation are used.
+The window is the labels observed in the window's days before the run's interval
+end, joined to the features rows they label. Only features partitions that passed
+validation are used. How long the window is, how many rows it needs and what is
+held out are the data scientists' choices, in `model/window.py`.
 """
 
 from __future__ import annotations
@@ -11,52 +12,50 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from psycopg2 import sql
 
-from . import model, registry
+from . import model, registry, staging
 from .config import Settings
-from .datasets import CUSTOMER_SNAPSHOTS, OUTCOMES
 from .extraction import extract
 from .interval import Interval
-from .model import metrics
+from .model import metrics, window
+from .model.contract import CONTRACT
 from .model.estimator import build_estimator
 from .model.features import build_features
 from .validation import ValidationFailed, validate
-from .warehouse import read_frame, transaction
-
-HOLDOUT_FRACTION = 0.25  # the latest quarter of snapshot days, never seen in fitting
-MIN_ROWS = 500
+from .warehouse import transaction
 
 
 class NotEnoughData(RuntimeError):
     """The window holds too few validated, labelled rows to train on."""
 
 
-def window(settings: Settings, interval: Interval) -> tuple[date, date]:
+def window_of(settings: Settings, interval: Interval) -> tuple[date, date]:
     end = interval.end.date()
-    return end - timedelta(days=settings.training_window_days), end
+    return end - timedelta(days=settings.training_window_days or window.WINDOW_DAYS), end
 
 
 def stage_window(settings: Settings, interval: Interval, run_id: str) -> dict:
-    """Extract the window's outcomes, and extract + validate the snapshots they label.
+    """Extract the window's labels, and extract + validate the features partitions they label.
 
-    Snapshot partitions already validated since their extraction are reused. A
+    Features partitions already validated since their extraction are reused. A
     partition failing validation is left out of training, not fatal.
     """
-    start, end = window(settings, interval)
+    start, end = window_of(settings, interval)
     for offset in range((end - start).days):
-        extract(settings, OUTCOMES, Interval.day(start + timedelta(days=offset)), run_id)
+        extract(settings, CONTRACT.labels, Interval.day(start + timedelta(days=offset)), run_id)
+    query = sql.SQL(
+        """SELECT DISTINCT l.{labelled} FROM {labels} l
+           LEFT JOIN partition_status p ON p.dataset = %s AND p.data_date = l.{labelled}
+           WHERE l.data_date >= %s AND l.data_date < %s AND p.success IS NOT TRUE
+           ORDER BY 1"""
+    ).format(labelled=sql.Identifier(CONTRACT.labelled_date), labels=sql.Identifier(CONTRACT.labels.table))
     with transaction(settings) as conn, conn.cursor() as cur:
-        cur.execute(
-            """SELECT DISTINCT o.snapshot_date FROM staging_outcomes o
-               LEFT JOIN partition_status p ON p.dataset = %s AND p.logical_date = o.snapshot_date
-               WHERE o.logical_date >= %s AND o.logical_date < %s AND p.success IS NOT TRUE
-               ORDER BY 1""",
-            (CUSTOMER_SNAPSHOTS.name, start, end),
-        )
-        pending = [row[0] for row in cur.fetchall()]
+        cur.execute(query, (CONTRACT.features.name, start, end))
+        pending = [row[0] for row in cur.fetchall() if row[0] is not None]
     rejected = []
     for day in pending:
-        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(day), run_id)
+        extract(settings, CONTRACT.features, Interval.day(day), run_id)
         try:
             validate(settings, Interval.day(day), run_id)
         except ValidationFailed:
@@ -65,42 +64,57 @@ def stage_window(settings: Settings, interval: Interval, run_id: str) -> dict:
 
 
 def load_window(settings: Settings, start: date, end: date) -> pd.DataFrame:
+    """The labels observed in [start, end), each joined to the validated features row it labels."""
+    features, labels = CONTRACT.features, CONTRACT.labels
+    query = sql.SQL(
+        """SELECT f.*, l.{label} FROM {labels} l
+           JOIN partition_status p ON p.dataset = %s AND p.data_date = l.{labelled} AND p.success
+           JOIN {features} f ON f.data_date = l.{labelled} AND f.{key} = l.{key}
+           WHERE l.data_date >= %s AND l.data_date < %s
+           ORDER BY f.data_date, f.{key}"""
+    ).format(
+        label=sql.Identifier(CONTRACT.label),
+        labels=sql.Identifier(labels.table),
+        labelled=sql.Identifier(CONTRACT.labelled_date),
+        features=sql.Identifier(features.table),
+        key=sql.Identifier(CONTRACT.key),
+    )
+    dtypes = {**features.dtypes, CONTRACT.label: labels.column(CONTRACT.label).kind.pandas}
     with transaction(settings) as conn:
-        return read_frame(
-            conn,
-            """SELECT s.*, o.label FROM staging_outcomes o
-               JOIN partition_status p ON p.dataset = %s AND p.logical_date = o.snapshot_date AND p.success
-               JOIN staging_customer_snapshots s
-                 ON s.logical_date = o.snapshot_date AND s.entity_id = o.entity_id
-               WHERE o.logical_date >= %s AND o.logical_date < %s
-               ORDER BY s.logical_date, s.entity_id""",
-            (CUSTOMER_SNAPSHOTS.name, start, end),
-        )
+        return staging.read(conn, query, (features.name, start, end), dtypes)
+
+
+def split(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit on the earlier days, hold out the latest ones (model/window.py says how many)."""
+    days = np.sort(data["data_date"].unique())
+    held = window.HOLDOUT_DAYS or max(1, int(len(days) * window.HOLDOUT_FRACTION))
+    if held >= len(days):
+        raise NotEnoughData(f"{len(days)} labelled day(s): none left to fit on after a {held}-day holdout")
+    cutoff = days[-held]
+    return data[data["data_date"] < cutoff], data[data["data_date"] >= cutoff]
 
 
 def train(settings: Settings, interval: Interval, run_id: str) -> dict:
     """Fit and register a candidate; evaluate it and the champion on the same holdout."""
-    start, end = window(settings, interval)
+    start, end = window_of(settings, interval)
     data = load_window(settings, start, end)
-    if len(data) < MIN_ROWS:
+    if len(data) < window.MIN_ROWS:
         raise NotEnoughData(
-            f"{len(data)} labelled rows in [{start}, {end}), need {MIN_ROWS}: "
+            f"{len(data)} labelled rows in [{start}, {end}), need {window.MIN_ROWS} (model/window.py): "
             "check extraction and validation of that window"
         )
-    days = np.sort(data["logical_date"].unique())
-    cutoff = days[-max(1, int(len(days) * HOLDOUT_FRACTION))]
-    fit, holdout = data[data["logical_date"] < cutoff], data[data["logical_date"] >= cutoff]
-    if fit.empty:
-        raise NotEnoughData(f"only {len(days)} labelled day(s) in [{start}, {end}): nothing left to fit on")
-    estimator = build_estimator().fit(build_features(fit), fit["label"])
+    fit, holdout = split(data)
+    y = CONTRACT.label
+    estimator = build_estimator().fit(build_features(fit), fit[y].to_numpy(dtype=float))
     X_holdout = build_features(holdout)
-    scores = metrics.evaluate(holdout["label"], model.predict(estimator, X_holdout))
+    y_holdout = holdout[y].to_numpy(dtype=float)
+    scores = metrics.evaluate(y_holdout, model.predict(estimator, X_holdout))
     version = registry.register(settings, estimator, scores, start, end, len(fit), run_id)
     champion = registry.champion(settings)
     champion_scores = None
     if champion and champion.version != version.version:
         champion_model = registry.load(settings, champion)
-        champion_scores = metrics.evaluate(holdout["label"], model.predict(champion_model, X_holdout))
+        champion_scores = metrics.evaluate(y_holdout, model.predict(champion_model, X_holdout))
     return {
         "version": version.version,
         "metrics": scores,

@@ -1,6 +1,15 @@
-"""DATA SCIENTIST OWNED: the model, its features, metrics and promotion gate.
+"""DATA SCIENTIST OWNED: the data, the model, its features, metrics and promotion gate.
 
-This package is the contract with the pipeline. The pipeline calls only:
+The data scientists' whole area. Adapting the project to other data means editing
+these files, in this order (the README's "Adapt to your data" guide has the steps):
+  - `contract.py`: the datasets, their columns and types, the key and the label;
+  - `expectations.py`: business rules on top of the contract's;
+  - `features.py`, `estimator.py`, `metrics.py`: model inputs, the estimator, how
+    it is judged and when it may replace the champion;
+  - `window.py`: the training window, the minimum rows and the holdout.
+
+The pipeline calls only:
+  - `contract.CONTRACT`, `expectations.expectations()`, the constants of `window`
   - `features.FEATURES`, `features.build_features(frame)`
   - `estimator.build_estimator()`
   - `metrics.evaluate(y_true, y_pred)`, `metrics.gate(candidate, champion)`

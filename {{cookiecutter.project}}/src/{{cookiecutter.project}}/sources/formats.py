@@ -83,7 +83,7 @@ def _parquet(path: Path, chunk_rows: int) -> pa.RecordBatchReader:
 
 def _frame(table: pa.Table | pa.RecordBatch, dataset: Dataset) -> pd.DataFrame:
     for i, column in enumerate(table.column_names):
-        number = _NUMBERS.get(dataset.columns.get(column, ""))
+        number = _NUMBERS.get(dataset.types.get(column, ""))
         if number is not None and pa.types.is_string(table.schema.types[i]):
             try:
                 table = table.set_column(i, column, table.column(i).cast(number))

@@ -1,8 +1,11 @@
-"""PostgreSQL source: one SQL file per dataset, parameterised by the data interval.
+"""PostgreSQL source: one query per dataset, parameterised by the data interval.
 
-Queries live in `sources/queries/<dataset>.sql` (or the folder SOURCE_QUERIES_DIR names). They take
-`%(start)s` / `%(end)s` bound by psycopg2 and `{source_schema}` quoted as an
-identifier: no value is ever formatted into SQL text.
+By default a dataset is read from the table of its name in SOURCE_SCHEMA, the rows
+whose `date_column` (model/contract.py) falls in the interval. A source shaped
+otherwise gets a query file `<dataset>.sql` in the folder SOURCE_QUERIES_DIR names;
+it must return the contract's columns, and takes `%(start)s` / `%(end)s` bound by
+psycopg2 and `{source_schema}` quoted as an identifier: no value is ever formatted
+into SQL text.
 """
 
 from __future__ import annotations
@@ -22,22 +25,33 @@ from ..warehouse import copy_frame, warehouse_url
 from ..warehouse.bulk import stream_frames
 from . import SourceError
 
-QUERIES = Path(__file__).with_name("queries")
-# The column that partitions each demo source table by day.
-PUBLISH_KEYS = {"customer_snapshots": "snapshot_date", "outcomes": "observed_on"}
+# SELECT * on purpose: a column the upstream renames or drops reaches the validation
+# gate, which names it, instead of breaking the query.
+DEFAULT_QUERY = (
+    "SELECT * FROM {source_schema}.{table} WHERE {date} >= %(start)s::date AND {date} < %(end)s::date"
+)
 _PG_TYPES = {"i": "bigint", "u": "bigint", "f": "double precision", "b": "boolean", "M": "timestamptz"}
 
 
 class PostgresSource:
-    def __init__(self, url: str, schema: str, chunk_rows: int, queries: Path = QUERIES):
+    def __init__(self, url: str, schema: str, chunk_rows: int, queries: Path | None = None):
         self.url, self.schema, self.chunk_rows, self.queries = url, schema, chunk_rows, queries
         self.description = f"postgres:{schema}"
 
     def query(self, dataset: Dataset) -> sql.Composed:
-        path = self.queries / f"{dataset.name}.sql"
-        if not path.exists():
-            raise SourceError(f"no source query for dataset {dataset.name!r}: expected {path}")
-        return sql.SQL(path.read_text()).format(source_schema=sql.Identifier(self.schema))
+        path = self.queries / f"{dataset.name}.sql" if self.queries else None
+        if path is not None and path.exists():
+            return sql.SQL(path.read_text()).format(source_schema=sql.Identifier(self.schema))
+        if dataset.date_column is None:
+            raise SourceError(
+                f"no query for dataset {dataset.name!r}: write {path or 'SOURCE_QUERIES_DIR/' + dataset.name + '.sql'},"
+                " or give it a date_column in model/contract.py to read its table by date"
+            )
+        return sql.SQL(DEFAULT_QUERY).format(
+            source_schema=sql.Identifier(self.schema),
+            table=sql.Identifier(dataset.name),
+            date=sql.Identifier(dataset.date_column),
+        )
 
     def read(self, dataset: Dataset, interval: Interval) -> Iterator[pd.DataFrame]:
         query = self.query(dataset)
@@ -61,11 +75,14 @@ class PostgresSource:
 
     def publish(self, dataset: Dataset, interval: Interval, frame: pd.DataFrame) -> None:
         """Replace the day's rows; columns the table lacks are added, as upstream tables grow."""
-        key = PUBLISH_KEYS[dataset.name]
-        frame = frame.assign(**{key: interval.partition})
+        key = dataset.date_column
+        if key is None:
+            raise SourceError(f"publishing {dataset.name} needs its date_column in model/contract.py")
+        if key not in frame.columns:  # a batch whose date column was renamed upstream
+            frame = frame.assign(**{key: interval.partition})
         table = sql.Identifier(dataset.name)
         columns = [
-            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL("date" if c == key else _pg_type(frame[c])))
+            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(dataset.types.get(c) or _pg_type(frame[c])))
             for c in frame.columns
         ]
         with (
@@ -87,12 +104,10 @@ class PostgresSource:
 
 
 def _pg_type(values: pd.Series) -> str:
-    if pd.api.types.infer_dtype(values, skipna=True) == "date":
-        return "date"
+    """The type of a column the contract does not know (an upstream addition or rename)."""
     return _PG_TYPES.get(values.dtype.kind, "text")
 
 
 def open_source(settings: Settings) -> PostgresSource:
     url = settings.source_url or warehouse_url(settings)
-    queries = settings.source_queries_dir or QUERIES
-    return PostgresSource(url, settings.source_schema, settings.chunk_rows, queries)
+    return PostgresSource(url, settings.source_schema, settings.chunk_rows, settings.source_queries_dir)

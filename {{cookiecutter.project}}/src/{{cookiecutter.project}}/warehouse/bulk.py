@@ -43,36 +43,64 @@ def copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> int:
 _NULL = "\\N"  # COPY's usual NULL marker; a text value of exactly \N would read back as NULL
 
 
-def read_frame(conn: Connection, query: sql.Composable, params: tuple | dict = ()) -> pd.DataFrame:
+def read_frame(
+    conn: Connection, query: sql.Composable, params: tuple | dict = (), dtypes: dict[str, str] | None = None
+) -> pd.DataFrame:
     """Run a SELECT and return its rows as a DataFrame, through COPY ... TO STDOUT.
 
     Parameters are bound by psycopg2 (mogrify) before the query is wrapped in COPY.
     NULL travels as an explicit marker, so text such as "NA", "null" or "" stays text.
+    Columns named in `dtypes` get exactly those pandas dtypes; the others are inferred
+    from their values, which is fine for counts and dates, never for staged data (a
+    float column holding only whole numbers would come back as integers).
     """
     with conn.cursor() as cur:
         bound = cur.mogrify(query, params).decode()
         buf = io.BytesIO()
         cur.copy_expert(f"COPY ({bound}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '{_NULL}')", buf)
     buf.seek(0)
-    return pd.read_csv(buf, keep_default_na=False, na_values=[_NULL])
+    parsed = {name: "string" if _is_datetime(d) else d for name, d in (dtypes or {}).items()}
+    frame = pd.read_csv(
+        buf, keep_default_na=False, na_values=[_NULL], dtype=parsed, true_values=["t"], false_values=["f"]
+    )
+    return as_dtypes(frame, dtypes or {})
+
+
+def as_dtypes(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
+    """`frame` with the columns named in `dtypes` (those it has) cast to them, in place."""
+    for name, dtype in dtypes.items():
+        if name in frame.columns:
+            if _is_datetime(dtype):
+                frame[name] = pd.to_datetime(frame[name], utc="UTC" in dtype).astype(dtype)
+            elif str(frame[name].dtype) != dtype:
+                frame[name] = frame[name].astype(dtype)
+    return frame
+
+
+def _is_datetime(dtype: str) -> bool:
+    return dtype.startswith("datetime64")
 
 
 def iter_frames(
-    conn: Connection, query: sql.Composable, params: tuple | dict, chunk_rows: int
+    conn: Connection,
+    query: sql.Composable,
+    params: tuple | dict,
+    chunk_rows: int,
+    dtypes: dict[str, str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Stream a SELECT in frames of at most `chunk_rows`, through a server-side cursor.
 
     Always yields at least one frame (empty if there are no rows) so the caller
-    learns the column names.
+    learns the column names. Columns named in `dtypes` get those pandas dtypes.
     """
     with conn.cursor(name="stream") as cur:
         cur.itersize = chunk_rows
         cur.execute(query, params)
         rows = cur.fetchmany(chunk_rows)
         columns = [d.name for d in cur.description]
-        yield pd.DataFrame.from_records(rows, columns=columns)
+        yield as_dtypes(pd.DataFrame.from_records(rows, columns=columns), dtypes or {})
         while rows := cur.fetchmany(chunk_rows):
-            yield pd.DataFrame.from_records(rows, columns=columns)
+            yield as_dtypes(pd.DataFrame.from_records(rows, columns=columns), dtypes or {})
 
 
 def stream_frames(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..config import Settings
@@ -13,6 +15,14 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def migrate(settings: Settings, revision: str = "head") -> None:
     """Bring the warehouse schema to `revision`; a no-op when it is there already."""
     from alembic import command
+
+    with alembic_config(settings) as cfg:
+        command.upgrade(cfg, revision)
+
+
+@contextmanager
+def alembic_config(settings: Settings) -> Iterator:
+    """An Alembic Config whose migrations run on one connection to the settings' schema."""
     from alembic.config import Config
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
@@ -25,7 +35,7 @@ def migrate(settings: Settings, revision: str = "head") -> None:
     try:
         with engine.connect() as conn:
             cfg.attributes.update(connection=conn, schema=settings.schema)
-            command.upgrade(cfg, revision)
+            yield cfg
     finally:
         engine.dispose()
 

@@ -4,17 +4,16 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 """
 
+import sqlalchemy as sa
 from alembic import op
-
+${imports if imports else ""}
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 
 
 def upgrade(schema: str) -> None:
-    op.execute("""
-    """)
+    ${upgrades if upgrades else "pass"}
 
 
 def downgrade(schema: str) -> None:
-    op.execute("""
-    """)
+    ${downgrades if downgrades else "pass"}

@@ -1,4 +1,7 @@
-"""Warehouse tables: staging partitions, validation runs, model registry, predictions.
+"""Warehouse tables: batches, validation runs, model registry, predictions.
+
+The staging tables of the datasets follow the data contract (model/contract.py) and
+come from migrations that `make migration` generates from it.
 
 Revision ID: 0001
 """
@@ -11,42 +14,20 @@ down_revision = None
 
 def upgrade(schema: str) -> None:
     op.execute("""
-    -- Staging: one partition per logical_date. No key on entity_id: duplicates and
-    -- nulls are for the validation gate to report, not for the loader to crash on.
-    CREATE TABLE staging_customer_snapshots (
-        logical_date     date NOT NULL,
-        entity_id        bigint,
-        tenure_months    integer,
-        monthly_spend    double precision,
-        support_tickets  integer,
-        plan             text,
-        last_login_days  integer
-    );
-    CREATE INDEX ON staging_customer_snapshots (logical_date);
-
-    CREATE TABLE staging_outcomes (
-        logical_date   date NOT NULL,
-        snapshot_date  date,
-        entity_id      bigint,
-        label          double precision
-    );
-    CREATE INDEX ON staging_outcomes (logical_date);
-    CREATE INDEX ON staging_outcomes (snapshot_date);
-
     -- What each extraction saw: the source's own column list shows schema drift.
     CREATE TABLE staging_batches (
         dataset        text NOT NULL,
-        logical_date   date NOT NULL,
+        data_date      date NOT NULL,
         row_count      bigint NOT NULL,
         source_columns text[] NOT NULL,
         source         text NOT NULL,
         run_id         text NOT NULL,
         extracted_at   timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (dataset, logical_date)
+        PRIMARY KEY (dataset, data_date)
     );
 
     CREATE TABLE validation_runs (
-        logical_date   date NOT NULL,
+        data_date      date NOT NULL,
         suite          text NOT NULL,
         run_id         text NOT NULL,
         success        boolean NOT NULL,
@@ -56,18 +37,18 @@ def upgrade(schema: str) -> None:
         failures       jsonb NOT NULL,
         report_path    text,
         validated_at   timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (logical_date, suite, run_id)
+        PRIMARY KEY (data_date, suite, run_id)
     );
 
     -- Each staged partition with its latest validation since it was extracted:
     -- success is NULL until validated, and only success = true may be scored or trained on.
     CREATE VIEW partition_status AS
-        SELECT b.dataset, b.logical_date, b.row_count, b.extracted_at,
+        SELECT b.dataset, b.data_date, b.row_count, b.extracted_at,
                v.success, v.failed, v.failures, v.report_path, v.validated_at, v.run_id AS validation_run_id
         FROM staging_batches b
         LEFT JOIN LATERAL (
             SELECT * FROM validation_runs v
-            WHERE v.suite = b.dataset AND v.logical_date = b.logical_date AND v.validated_at >= b.extracted_at
+            WHERE v.suite = b.dataset AND v.data_date = b.data_date AND v.validated_at >= b.extracted_at
             ORDER BY v.validated_at DESC LIMIT 1
         ) v ON true;
 
@@ -98,21 +79,22 @@ def upgrade(schema: str) -> None:
         decided_at     timestamptz NOT NULL DEFAULT now()
     );
 
+    -- entity_id takes the type of the contract's key: a generated migration changes it.
     CREATE TABLE predictions (
-        logical_date   date NOT NULL,
+        data_date      date NOT NULL,
         entity_id      bigint NOT NULL,
         score          double precision NOT NULL,
         model_version  text NOT NULL REFERENCES model_versions,
         predicted_at   timestamptz NOT NULL,
         run_id         text NOT NULL,
-        PRIMARY KEY (logical_date, entity_id)
+        PRIMARY KEY (data_date, entity_id)
     );
     CREATE INDEX ON predictions (model_version);
 
     CREATE VIEW latest_predictions AS
         SELECT DISTINCT ON (entity_id) *
         FROM predictions
-        ORDER BY entity_id, logical_date DESC;
+        ORDER BY entity_id, data_date DESC;
 
     CREATE VIEW champion_history AS
         SELECT p.decided_at, p.action, p.version, p.previous, p.reason, v.metrics, p.run_id
@@ -125,6 +107,5 @@ def upgrade(schema: str) -> None:
 def downgrade(schema: str) -> None:
     op.execute("""
     DROP VIEW champion_history, latest_predictions, partition_status;
-    DROP TABLE predictions, model_promotions, model_versions, validation_runs,
-               staging_batches, staging_outcomes, staging_customer_snapshots;
+    DROP TABLE predictions, model_promotions, model_versions, validation_runs, staging_batches;
     """)
