@@ -61,23 +61,29 @@ EXPECTED_COMMON = {
     "src/churn_forecast/datasets.py",
     "src/churn_forecast/demo.py",
     "src/churn_forecast/demo_data.py",
-    "src/churn_forecast/expectations.py",
     "src/churn_forecast/extraction.py",
     "src/churn_forecast/interval.py",
     "src/churn_forecast/local_airflow.py",
     "src/churn_forecast/model/__init__.py",
+    "src/churn_forecast/model/contract.py",
     "src/churn_forecast/model/estimator.py",
+    "src/churn_forecast/model/expectations.py",
     "src/churn_forecast/model/features.py",
     "src/churn_forecast/model/metrics.py",
+    "src/churn_forecast/model/window.py",
     "src/churn_forecast/pipeline.py",
     "src/churn_forecast/registry.py",
     "src/churn_forecast/scoring.py",
     "src/churn_forecast/sources/__init__.py",
+    "src/churn_forecast/staging.py",
+    "src/churn_forecast/synthetic.py",
     "src/churn_forecast/training.py",
     "src/churn_forecast/validation/__init__.py",
     "src/churn_forecast/validation/gate.py",
+    "src/churn_forecast/validation/rules.py",
     "src/churn_forecast/validation/runner.py",
     "src/churn_forecast/warehouse/__init__.py",
+    "src/churn_forecast/warehouse/autogenerate.py",
     "src/churn_forecast/warehouse/bulk.py",
     "src/churn_forecast/warehouse/connection.py",
     "src/churn_forecast/warehouse/migrate.py",
@@ -85,6 +91,7 @@ EXPECTED_COMMON = {
     "src/churn_forecast/warehouse/migrations/script.py.mako",
     "src/churn_forecast/warehouse/migrations/versions/0001_warehouse.py",
     "src/churn_forecast/warehouse/migrations/versions/0002_roles.py",
+    "src/churn_forecast/warehouse/migrations/versions/0003_data_contract_staging_tables.py",
     "tests/conftest.py",
     "tests/test_contract.py",
     "tests/test_dag_integrity.py",
@@ -103,8 +110,6 @@ EXPECTED_COMMON = {
 EXPECTED_BY_SOURCE = {
     "postgres": {
         "src/churn_forecast/sources/postgres.py",
-        "src/churn_forecast/sources/queries/customer_snapshots.sql",
-        "src/churn_forecast/sources/queries/outcomes.sql",
         "tests/test_source_postgres.py",
     },
     "s3": {
@@ -178,12 +183,19 @@ def test_exact_file_set(cookies, answers):
     assert project_files(result.project_path) == expected
 
 
-def test_project_name_gives_the_slug(cookies):
-    result = cookies.bake(extra_context={"project_name": "Fraud Alerts"})
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Fraud Alerts", "fraud_alerts"),
+        ("Ads Bidding", "ads_bidding"),
+    ],  # after and before "boto3"
+)
+def test_project_name_gives_the_slug(cookies, name, slug):
+    result = cookies.bake(extra_context={"project_name": name})
     assert result.exception is None, result.exception
-    assert result.project_path.name == "fraud_alerts"
-    assert (result.project_path / "src" / "fraud_alerts").is_dir()
-    assert result.context["warehouse_schema"] == "fraud_alerts"
+    assert result.project_path.name == slug
+    assert (result.project_path / "src" / slug).is_dir()
+    assert result.context["warehouse_schema"] == slug
 
 
 def test_bad_project_name_fails_and_leaves_nothing(cookies, tmp_path, capfd):

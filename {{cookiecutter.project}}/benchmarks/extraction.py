@@ -3,8 +3,9 @@
     make bench
     .venv/bin/python benchmarks/extraction.py [--rows 1000000 5000000] [--repeat 2]
 
-For each size N it builds a source table of N customer snapshots for one day
-(generate_series, in SQL), then, in the same run and on the same server:
+For each size N it builds a source table of N rows of the features dataset for one
+day, as the data contract (model/contract.py) declares them (synthetic.py, with
+generate_series in SQL), then, in the same run and on the same server:
 
 - baseline: `psql \\copy (SELECT ...) TO file`, then `\\copy <table> FROM file` into
   a copy of the staging table; rows/s = N / (time out + time in);
@@ -38,20 +39,6 @@ from pathlib import Path
 DAY = date(2025, 3, 3)
 RATIO_TARGET = 0.3  # ours / psql rows per second, at the smallest size
 RSS_TARGET = 1.3  # peak RSS at the largest size / at the smallest
-COLUMNS = ("entity_id", "tenure_months", "monthly_spend", "support_tickets", "plan", "last_login_days")
-# The source table: like customer_snapshots upstream, with a few NULLs so nullable paths run.
-SOURCE_DDL = """
-CREATE TABLE {src}.customer_snapshots (
-    entity_id bigint, tenure_months integer, monthly_spend double precision,
-    support_tickets integer, plan text, last_login_days integer, snapshot_date date NOT NULL
-)"""
-SOURCE_ROWS = """
-INSERT INTO {src}.customer_snapshots
-SELECT i, (i * 7) % 120, round((20 + (i * 37) % 9000 / 100.0)::numeric, 2)::float8,
-       (i * 13) % 6, (ARRAY['basic', 'pro', 'enterprise'])[1 + i % 3],
-       CASE WHEN i % 997 = 0 THEN NULL ELSE (i * 11) % 90 END, DATE '{day}'
-FROM generate_series(1, {n}) AS i"""
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -79,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if SOURCE_KIND != "postgres":
         print(f"SKIP: this benchmark measures the postgres source; this project reads from {SOURCE_KIND}.")
+        return 0
+    if features().date_column is None:
+        print("SKIP: the features dataset has no date_column (model/contract.py) to read one day by.")
         return 0
     sizes = sorted(set(args.rows))
     with bench_env() as env:
@@ -111,8 +101,7 @@ class bench_env:
         migrate(settings(self.env))
         sql(
             self.env,
-            "CREATE SCHEMA {src}; CREATE TABLE {wh}.psql_staging"
-            " (LIKE {wh}.staging_customer_snapshots INCLUDING ALL)",
+            "CREATE SCHEMA {src}; CREATE TABLE {wh}.psql_staging (LIKE {wh}.{staging} INCLUDING ALL)",
         )
         return self.env
 
@@ -139,15 +128,25 @@ def settings(env: dict[str, str]):
     return Settings.from_env(env)
 
 
-def sql(env: dict[str, str], statement: str, autocommit: bool = False):
-    """Run statement(s) with {wh} and {src} standing for the benchmark's schemas; returns the last rows."""
+def features():
+    from {{ cookiecutter.project }}.model.contract import CONTRACT
+
+    return CONTRACT.features
+
+
+def sql(env: dict[str, str], statement, autocommit: bool = False):
+    """Run statement(s), with {wh}, {src}, {staging} and {source} standing for the benchmark's
+    schemas and tables (psycopg2 `sql.Composed` statements run as they are); returns the last rows."""
     import psycopg2
 
     conn = psycopg2.connect(env["WAREHOUSE_URL"])
     conn.autocommit = autocommit
     try:
         with conn.cursor() as cur:
-            cur.execute(statement.format(wh=env["WAREHOUSE_SCHEMA"], src=env["SOURCE_SCHEMA"]))
+            if isinstance(statement, str):
+                names = {"staging": features().table, "source": features().name}
+                statement = statement.format(wh=env["WAREHOUSE_SCHEMA"], src=env["SOURCE_SCHEMA"], **names)
+            cur.execute(statement)
             rows = cur.fetchall() if cur.description else None
         if not autocommit:
             conn.commit()
@@ -158,7 +157,7 @@ def sql(env: dict[str, str], statement: str, autocommit: bool = False):
 
 def quiesce(env: dict[str, str]) -> None:
     """Empty both staging tables and flush dirty pages, so each timed run starts alike."""
-    sql(env, "TRUNCATE {wh}.staging_customer_snapshots, {wh}.psql_staging, {wh}.staging_batches")
+    sql(env, "TRUNCATE {wh}.{staging}, {wh}.psql_staging, {wh}.staging_batches")
     try:
         sql(env, "CHECKPOINT", autocommit=True)
     except Exception:  # noqa: BLE001  (needs superuser or pg_checkpoint on a configured server)
@@ -167,19 +166,15 @@ def quiesce(env: dict[str, str]) -> None:
 
 def measure(env: dict[str, str], n: int, repeat: int) -> dict:
     print(f"-- {n:,} rows: building the source table", file=sys.stderr, flush=True)
-    sql(
-        env,
-        "DROP TABLE IF EXISTS {src}.customer_snapshots; "
-        + SOURCE_DDL
-        + ";"
-        + SOURCE_ROWS.format(src="{src}", day=DAY, n=n),
-    )
-    sql(env, "VACUUM (FREEZE, ANALYZE) {src}.customer_snapshots", autocommit=True)
+    from {{ cookiecutter.project }}.synthetic import source_table_sql
+
+    sql(env, source_table_sql(features(), env["SOURCE_SCHEMA"], DAY, n))
+    sql(env, "VACUUM (FREEZE, ANALYZE) {src}.{source}", autocommit=True)
     psql_runs, ours_runs = [], []
     for _ in range(repeat):
         psql_runs.append(run_psql(env, n))
         ours_runs.append(run_ours(env, n))
-    sql(env, "DROP TABLE {src}.customer_snapshots")
+    sql(env, "DROP TABLE {src}.{source}")
     quiesce(env)
     best_psql = min(psql_runs, key=lambda r: r["out"] + r["in"])
     best_ours = min(ours_runs, key=lambda r: r["seconds"])
@@ -214,11 +209,13 @@ def run_psql(env: dict[str, str], n: int) -> dict:
     psql = find_psql()
     src, wh = env["SOURCE_SCHEMA"], env["WAREHOUSE_SCHEMA"]
     data = Path(env["STATE_DIR"]).parent / "psql_copy.dat"
-    columns = ", ".join(COLUMNS)
-    where = f"snapshot_date >= DATE '{DAY}' AND snapshot_date < DATE '{DAY + timedelta(days=1)}'"
-    select = f"SELECT DATE '{DAY}', {columns} FROM {src}.customer_snapshots WHERE {where}"  # noqa: S608
+    dataset = features()
+    columns = ", ".join(f'"{c}"' for c in dataset.names)
+    date = f'"{dataset.date_column}"'
+    where = f"{date} >= DATE '{DAY}' AND {date} < DATE '{DAY + timedelta(days=1)}'"
+    select = f'SELECT DATE \'{DAY}\', {columns} FROM {src}."{dataset.name}" WHERE {where}'  # noqa: S608
     copy_out = f"\\copy ({select}) TO '{data}'"
-    copy_in = f"\\copy {wh}.psql_staging (logical_date, {columns}) FROM '{data}'"
+    copy_in = f"\\copy {wh}.psql_staging (data_date, {columns}) FROM '{data}'"
     quiesce(env)
     timings = {}
     for name, command in (("out", copy_out), ("in", copy_in)):
@@ -246,7 +243,7 @@ def run_ours(env: dict[str, str], n: int) -> dict:
         text=True,
     )
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    staged = sql(env, "SELECT count(*) FROM {wh}.staging_customer_snapshots")[0][0]
+    staged = sql(env, "SELECT count(*) FROM {wh}.{staging}")[0][0]
     if result["rows"] != n or staged != n:
         raise SystemExit(f"extract staged {staged} rows (returned {result['rows']}), expected {n}")
     return result
@@ -254,7 +251,6 @@ def run_ours(env: dict[str, str], n: int) -> dict:
 
 def child() -> int:
     """Import everything extract() uses, note the RSS, extract one day, report time and peak RSS."""
-    from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS
     from {{ cookiecutter.project }}.extraction import extract
     from {{ cookiecutter.project }}.interval import Interval
     from {{ cookiecutter.project }}.sources import open_source
@@ -263,7 +259,7 @@ def child() -> int:
     open_source(config)  # imports the adapter module and what it uses
     base = _status_kb("VmRSS")
     started = time.perf_counter()
-    rows = extract(config, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bench")
+    rows = extract(config, features(), Interval.day(DAY), "bench")
     seconds = time.perf_counter() - started
     peak = max(_status_kb("VmHWM"), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     print(json.dumps({"rows": rows, "seconds": seconds, "rss_base_kb": base, "rss_peak_kb": peak}))

@@ -1,11 +1,15 @@
 """Shared fixtures: a real PostgreSQL (embedded unless WAREHOUSE_URL is set),
 settings that give each test its own schemas, S3 prefix and state folder, and a
-throwaway Airflow home for the tests that load or run the DAGs. At the end, what
+throwaway Airflow home for the tests that load or run the DAGs. Then the words the
+tests speak about data in: they name no column of any particular dataset, only
+roles in the data contract (model/contract.py), and draw their rows from it
+(synthetic.py), so they keep passing when the contract changes. At the end, what
 the source tests (tests/test_source_*.py) share."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import shutil
 import tempfile
@@ -18,12 +22,15 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.project }}.config import SOURCE_KIND, Settings
-from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS
-from {{ cookiecutter.project }}.demo_data import snapshots
 from {{ cookiecutter.project }}.extraction import extract
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.local_airflow import airflow_env, configure
+from {{ cookiecutter.project }}.model import window
+from {{ cookiecutter.project }}.model.contract import CONTRACT
 from {{ cookiecutter.project }}.sources import open_source
+from {{ cookiecutter.project }}.staging import conform
+from {{ cookiecutter.project }}.synthetic import features, key_capacity, labels, seed_source, with_defect
+from {{ cookiecutter.project }}.training import held_out_days
 from {{ cookiecutter.project }}.warehouse import fetch_all, migrate
 from {{ cookiecutter.project }}.warehouse.connection import embedded_server
 
@@ -134,46 +141,105 @@ def fake_s3():
         yield
 
 
+# --------------------------------------------------------------------------- the data, by role
+
+FEATURES, LABELS, KEY = CONTRACT.features, CONTRACT.labels, CONTRACT.key
+
+
+def plain_columns(*dtypes: str) -> list[str]:
+    """Features columns that are neither the key nor the date column, of the given pandas dtypes."""
+    return [
+        c.name
+        for c in FEATURES.columns
+        if c.name not in (KEY, FEATURES.date_column) and (not dtypes or c.kind.pandas in dtypes)
+    ]
+
+
+def column_of(*dtypes: str) -> str:
+    """A features column of one of these pandas dtypes; the test is skipped if the contract has none."""
+    found = plain_columns(*dtypes)
+    if not found:
+        pytest.skip(f"the data contract has no features column of dtype {' or '.join(dtypes)}")
+    return found[0]
+
+
+def labelled(days: list[dt.date], entities: int) -> pd.DataFrame:
+    """Features rows joined to their labels, with the columns and dtypes training reads them with."""
+    frames = []
+    for day in days:
+        rows = conform(features(day, entities), FEATURES, day)
+        known = labels(day, day, entities)[[KEY, CONTRACT.label]]
+        frames.append(rows.merge(known, on=KEY, validate="one_to_one"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def seed(settings: Settings, days: list[dt.date], entities: int, defects: dict | None = None) -> None:
+    """Publish synthetic features for each day (with the defect named for it, if any), and the
+    labels of each day's features, observed the same day."""
+    defects = defects or {}
+
+    def batch(day):
+        frame = features(day, entities)
+        return with_defect(frame, defects[day]) if day in defects else frame
+
+    seed_source(settings, days, batch, lambda day: labels(day, day, entities))
+
+
+def capped(entities: int) -> int:
+    """`entities`, or fewer when the business rules bound the key (model/expectations.py):
+    a partition that must pass validation holds no more entities than the key's range allows."""
+    capacity = key_capacity()
+    return entities if capacity is None else min(entities, capacity)
+
+
+def training_plan(fit_days: int = 3) -> tuple[int, int]:
+    """(window days, entities a day) for a test that trains a model: a short window that keeps
+    at least `fit_days` after the data scientists' holdout and holds MIN_ROWS labelled rows
+    (model/window.py), with no more entities a day than the key allows."""
+    for fit in itertools.count(fit_days):
+        days = fit + 1
+        while days - held_out_days(days) < fit:
+            days += 1
+        entities = capped(max(200, -(-window.MIN_ROWS // days) + 20))
+        if entities * days >= window.MIN_ROWS:
+            return days, entities
+    raise AssertionError("unreachable")
+
+
 # --------------------------------------------------------------------------- the source tests
 # tests/test_source_contract.py (every adapter) and tests/test_source_<kind>.py import these
 # with `from conftest import ...`: the days they publish, and what a failed extraction must
 # leave as it was.
 
 EARLIER, DAY = dt.date(2025, 3, 3), dt.date(2025, 3, 4)
-# The dtypes the s3 and files adapters read CUSTOMER_SNAPSHOTS as (sources/formats.py),
-# whichever values a chunk holds.
-DTYPES = {
-    "entity_id": "Int64",
-    "tenure_months": "Int64",
-    "monthly_spend": "Float64",
-    "support_tickets": "Int64",
-    "plan": "str",
-    "last_login_days": "Int64",
-}
 
 
 def publish(settings: Settings, day: dt.date, frame: pd.DataFrame) -> None:
-    """Write `frame` as the source's customer snapshots of `day`, as the upstream system would."""
-    open_source(settings).publish(CUSTOMER_SNAPSHOTS, Interval.day(day), frame)
+    """Write `frame` as the source's features batch of `day`, as the upstream system would."""
+    open_source(settings).publish(FEATURES, Interval.day(day), frame)
 
 
 def warehouse_state(sql) -> dict:
     """Everything an extraction writes, for before / after comparisons."""
     return {
-        "rows": sql("SELECT * FROM staging_customer_snapshots ORDER BY logical_date, entity_id"),
-        "batches": sql("SELECT * FROM staging_batches ORDER BY dataset, logical_date"),
+        "rows": sql(f'SELECT * FROM "{FEATURES.table}" ORDER BY data_date, "{KEY}"'),  # noqa: S608
+        "batches": sql("SELECT * FROM staging_batches ORDER BY dataset, data_date"),
     }
+
+
+def as_text(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """`frame` with `column` published as text, so that a PostgreSQL source table's column is
+    text and a later batch can hold a value that is not a number; in a CSV file every value
+    is text anyway."""
+    return frame.astype({column: "string"})
 
 
 @pytest.fixture
 def staged_days(settings, sql) -> dict:
-    """EARLIER and DAY extracted from 20 clean rows each; the warehouse state.
-
-    tenure_months is published as text, so that a PostgreSQL source table's column is
-    text and a later batch can hold a value that is not a number; in a CSV file every
-    value is text anyway.
-    """
+    """EARLIER and DAY extracted from 20 clean rows each, a numeric column published as text;
+    the warehouse state."""
+    column = column_of("Int64", "Float64")
     for day in (EARLIER, DAY):
-        publish(settings, day, snapshots(day, entities=20).astype({"tenure_months": "str"}))
-        assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(day), "good") == 20
+        publish(settings, day, as_text(features(day, entities=20), column))
+        assert extract(settings, FEATURES, Interval.day(day), "good") == 20
     return warehouse_state(sql)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.project }}.config import PROJECT_ROOT
+from {{ cookiecutter.project }}.config import PROJECT_ROOT, start_date
 from {{ cookiecutter.project }}.interval import Interval
+from {{ cookiecutter.project }}.local_airflow import RunRefused, run_once
 
 PROJECT = "{{ cookiecutter.project }}"
 DAGS_DIR = PROJECT_ROOT / "dags"
@@ -160,6 +161,18 @@ def test_no_heavy_imports_at_dag_top_level(top_level_imports, dag_file):
     assert result["heavy"] == [], (
         f"{dag_file} imports {result['heavy']} when parsed: import them inside tasks"
     )
+
+
+def test_start_date_is_the_setting_not_a_literal(dagbag):
+    for dag in dagbag.dags.values():
+        assert dag.start_date == start_date()
+    assert start_date({"START_DATE": "2011-01-01"}) == _utc(2011, 1, 1)
+
+
+def test_a_run_before_start_date_fails_loudly_instead_of_green_with_no_rows(dagbag):
+    dag = dagbag.dags[DAILY]
+    with pytest.raises(RunRefused, match="starts before the DAG's start_date .*: set START_DATE"):
+        run_once(dag, dag.start_date - timedelta(days=30))
 
 
 def _utc(year: int, month: int, day: int) -> datetime:

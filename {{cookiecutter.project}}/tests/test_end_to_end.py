@@ -1,7 +1,8 @@
 """End to end through real Airflow (`dag.test`) on a real PostgreSQL, in schemas of its own.
 
-The scenario (module-scoped, built once): seed the demo source, run the retrain
-DAG, then the daily DAG for DAYS days, some of which carry demo_data.DEFECTS.
+The scenario (module-scoped, built once): seed the source with rows drawn from the
+data contract, run the retrain DAG, then the daily DAG for DAYS days, some of which
+carry DEFECTS.
 The tests then check with SQL what an analyst would see, and finally break
 things (a corrupt model, an unreachable warehouse) and check nothing good is lost.
 Tests run in file order: the failure tests come last because they change state.
@@ -18,26 +19,23 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import FEATURES, KEY, LABELS, seed, training_plan
 
 from {{ cookiecutter.project }} import pipeline
 from {{ cookiecutter.project }}.config import Settings
-from {{ cookiecutter.project }}.demo_data import DEFECTS, seed_source
 from {{ cookiecutter.project }}.local_airflow import load_dags, run_once, scheduled_interval
 from {{ cookiecutter.project }}.model import metrics
 from {{ cookiecutter.project }}.warehouse import fetch_all, migrate
 
 PROJECT = "{{ cookiecutter.project }}"
 FIRST = date(2025, 3, 3)  # a Monday: the weekly retrain's interval ends here
-DAYS = 5  # scored days FIRST .. FIRST+4: offsets 2 and 4 carry defects
-ENTITIES = 300
-WINDOW_DAYS = 6  # training window: 6 labelled days, small to keep the test fast
-# What the validation gate must name for each demo defect: (expectation, column).
+DAYS = 5  # scored days FIRST .. FIRST+4
+DEFECTS = {2: "duplicates", 4: "extra_column"}  # by offset from FIRST; any contract has these
+WINDOW_DAYS, ENTITIES = training_plan(fit_days=4)  # a short window keeps the test fast
+# What the validation gate must name for each defect: (expectation, column).
 EXPECTED_FAILURE = {
-    "nulls": ("expect_column_values_to_not_be_null", "monthly_spend"),
-    "out_of_range": ("expect_column_values_to_be_between", "tenure_months"),
-    "duplicates": ("expect_column_values_to_be_unique", "entity_id"),
-    "renamed_column": ("expect_table_columns_to_match_set", None),
-    "empty": ("expect_table_row_count_to_be_between", None),
+    "duplicates": ("expect_column_values_to_be_unique", KEY),
+    "extra_column": ("expect_table_columns_to_match_set", None),
 }
 
 
@@ -62,17 +60,8 @@ class Scenario:
         return fetch_all(self.settings, query, params)
 
     def run_daily(self, day: date, **kwargs):
-        """The daily DAG for the data of `day`: dag.test(logical_date=X) runs the interval ending at X."""
-        return run(self.daily, scheduled_interval(self.daily, day).end, **kwargs)
-
-
-def run(dag, logical_date: datetime, retries: int | None = None):
-    """`run_once` (each task tried once), or with `retries` kept and no delay between tries."""
-    if retries is None:
-        return run_once(dag, logical_date)
-    for task in dag.tasks:
-        task.retries, task.retry_delay = retries, timedelta(0)
-    return dag.test(logical_date=logical_date)
+        """The daily DAG for the data of `day`: run_once(dag, X) runs the interval ending at X."""
+        return run_once(self.daily, scheduled_interval(self.daily, day).end, **kwargs)
 
 
 def task_states(dag_run) -> dict:
@@ -111,9 +100,15 @@ def pipeline_env(warehouse_url, tmp_path_factory):
 def scenario(airflow_home, pipeline_env, fake_s3) -> Scenario:
     settings, env = pipeline_env
     # A week more history than the window: a retrain schedule other than Mondays ends its window earlier.
-    seed_source(replace(settings, chunk_rows=1000), FIRST, DAYS, WINDOW_DAYS + 7, entities=ENTITIES)
+    days = [FIRST + timedelta(days=n) for n in range(-WINDOW_DAYS - 7, DAYS)]
+    seed(
+        replace(settings, chunk_rows=1000),
+        days,
+        ENTITIES,
+        {FIRST + timedelta(days=n): d for n, d in DEFECTS.items()},
+    )
     s = Scenario(settings, load_dags(), env)
-    s.retrain_run = run(s.dags[f"{PROJECT}_retrain"], midnight(FIRST))
+    s.retrain_run = run_once(s.dags[f"{PROJECT}_retrain"], midnight(FIRST))
     assert s.retrain_run.state == "success", task_states(s.retrain_run)
     for offset in range(DAYS):
         day = FIRST + timedelta(days=offset)
@@ -172,9 +167,9 @@ def test_daily_runs_succeed_on_clean_days_and_fail_on_defect_days(scenario):
         dag_run = scenario.daily_runs[day]
         states = task_states(dag_run)
         assert dag_run.state == "failed", (day, states)
-        assert states["validate_snapshots"] == ("failed", 1), (day, states)
+        assert states["validate_features"] == ("failed", 1), (day, states)
         assert states["predict"][0] == "upstream_failed", (day, states)
-        assert states["extract_outcomes"][0] == "success", (day, states)  # independent of the gate
+        assert states["extract_labels"][0] == "success", (day, states)  # independent of the gate
 
 
 def test_clean_days_have_one_prediction_per_entity(scenario):
@@ -182,10 +177,10 @@ def test_clean_days_have_one_prediction_per_entity(scenario):
     by_day = {
         row[0]: row[1:]
         for row in scenario.sql("""
-            SELECT logical_date, count(*), count(DISTINCT entity_id), min(model_version), max(model_version),
+            SELECT data_date, count(*), count(DISTINCT entity_id), min(model_version), max(model_version),
                    count(predicted_at), min(predicted_at), max(predicted_at), min(run_id), max(run_id),
                    count(*) FILTER (WHERE score = 'NaN' OR score IN ('Infinity', '-Infinity'))
-            FROM predictions GROUP BY logical_date""")
+            FROM predictions GROUP BY data_date""")
     }
     assert sorted(by_day) == clean_days()
     for day in clean_days():
@@ -209,11 +204,11 @@ def test_defect_days_are_stopped_by_the_gate_with_the_rule_named(scenario):
     for day in defect_days():
         defect = DEFECTS[(day - FIRST).days]
         expectation, column = EXPECTED_FAILURE[defect]
-        assert scenario.sql("SELECT count(*) FROM predictions WHERE logical_date = %s", (day,)) == [(0,)]
+        assert scenario.sql("SELECT count(*) FROM predictions WHERE data_date = %s", (day,)) == [(0,)]
         runs = scenario.sql(
             """SELECT success, failed, failures, run_id FROM validation_runs
-                               WHERE logical_date = %s AND suite = 'customer_snapshots'""",
-            (day,),
+                               WHERE data_date = %s AND suite = %s""",
+            (day, FEATURES.name),
         )
         assert len(runs) == 1, (defect, runs)
         success, failed, failures, run_id = runs[0]
@@ -224,7 +219,7 @@ def test_defect_days_are_stopped_by_the_gate_with_the_rule_named(scenario):
 
 def test_rerun_of_a_day_replaces_its_rows(scenario):
     day = clean_days()[0]
-    count_staged = "SELECT count(*) FROM staging_customer_snapshots WHERE logical_date = %s"
+    count_staged = f'SELECT count(*) FROM "{FEATURES.table}" WHERE data_date = %s'  # noqa: S608
     assert scenario.sql(count_staged, (day,)) == [(ENTITIES,)]
     first_run = scenario.daily_runs[day].run_id
 
@@ -234,11 +229,11 @@ def test_rerun_of_a_day_replaces_its_rows(scenario):
     assert rerun.run_id != first_run
     assert scenario.sql(count_staged, (day,)) == [(ENTITIES,)]
     assert scenario.sql(
-        "SELECT run_id FROM staging_batches WHERE dataset = 'customer_snapshots' AND logical_date = %s",
-        (day,),
+        "SELECT run_id FROM staging_batches WHERE dataset = %s AND data_date = %s",
+        (FEATURES.name, day),
     ) == [(rerun.run_id,)]
     assert scenario.sql(
-        "SELECT count(*), min(run_id), max(run_id) FROM predictions WHERE logical_date = %s", (day,)
+        "SELECT count(*), min(run_id), max(run_id) FROM predictions WHERE data_date = %s", (day,)
     ) == [(ENTITIES, rerun.run_id, rerun.run_id)]
     scenario.daily_runs[day] = rerun
     # The other days are untouched.
@@ -250,7 +245,7 @@ def test_corrupt_model_fails_predict_at_once_and_keeps_earlier_predictions(scena
     version, uri = scenario.sql("SELECT version, artifact_uri FROM model_versions WHERE status = 'champion'")[
         0
     ]
-    before = scenario.sql("SELECT logical_date, run_id, count(*) FROM predictions GROUP BY 1, 2 ORDER BY 1")
+    before = scenario.sql("SELECT data_date, run_id, count(*) FROM predictions GROUP BY 1, 2 ORDER BY 1")
     artifact = Path(uri)
     good = artifact.read_bytes()
     artifact.write_bytes(b"not a model" + good[11:])
@@ -265,10 +260,9 @@ def test_corrupt_model_fails_predict_at_once_and_keeps_earlier_predictions(scena
     assert dag_run.state == "failed", states
     # AirflowFailException: failed on the first try although two retries were allowed.
     assert states["predict"] == ("failed", 1), states
-    assert states["extract_snapshots"][0] == states["validate_snapshots"][0] == "success", states
+    assert states["extract_features"][0] == states["validate_features"][0] == "success", states
     assert (
-        scenario.sql("SELECT logical_date, run_id, count(*) FROM predictions GROUP BY 1, 2 ORDER BY 1")
-        == before
+        scenario.sql("SELECT data_date, run_id, count(*) FROM predictions GROUP BY 1, 2 ORDER BY 1") == before
     )
     assert (day, scenario.daily_runs[day].run_id, ENTITIES) in before
     assert re.search(rf"AirflowFailException: ModelUnavailable: model {version}: .* is corrupt", task_log)
@@ -279,14 +273,8 @@ def test_unreachable_warehouse_fails_extract_and_writes_nothing(scenario, monkey
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    tables = (
-        "staging_batches",
-        "staging_customer_snapshots",
-        "staging_outcomes",
-        "validation_runs",
-        "predictions",
-    )
-    counts = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)  # noqa: S608
+    tables = ("staging_batches", FEATURES.table, LABELS.table, "validation_runs", "predictions")
+    counts = "SELECT " + ", ".join(f'(SELECT count(*) FROM "{t}")' for t in tables)  # noqa: S608
     before = scenario.sql(counts)
 
     monkeypatch.setenv("WAREHOUSE_URL", f"postgresql://nobody@127.0.0.1:{port}/warehouse?connect_timeout=2")
@@ -302,7 +290,7 @@ def test_unreachable_warehouse_fails_extract_and_writes_nothing(scenario, monkey
     states = task_states(dag_run)
     assert dag_run.state == "failed", states
     # Not a permanent failure: a lost warehouse is left to the task's retries.
-    assert states["extract_snapshots"] == ("failed", 3), states
+    assert states["extract_features"] == ("failed", 3), states
     assert states["predict"][0] == "upstream_failed", states
     assert scenario.sql(counts) == before
     raised = re.findall(r"^([\w.]+(?:Error|Exception|Unavailable)): ", task_log, re.M)

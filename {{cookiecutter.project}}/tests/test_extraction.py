@@ -18,25 +18,42 @@ import hashlib
 import socket
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import psycopg2
 import pytest
+from conftest import FEATURES, KEY, LABELS, as_text, column_of
 
-from {{ cookiecutter.project }} import extraction
+from {{ cookiecutter.project }} import extraction, pipeline
 from {{ cookiecutter.project }}.config import SOURCE_KIND
-from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS, OUTCOMES
-from {{ cookiecutter.project }}.demo_data import snapshots, with_defect
-from {{ cookiecutter.project }}.extraction import ExtractError, conform, extract
+from {{ cookiecutter.project }}.datasets import Column, Dataset
+from {{ cookiecutter.project }}.extraction import ExtractError, extract
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.sources import SourceError, open_source
+from {{ cookiecutter.project }}.staging import conform
+from {{ cookiecutter.project }}.synthetic import EXTRA_COLUMN, features, with_defect
 from {{ cookiecutter.project }}.warehouse import WarehouseUnavailable, warehouse_url
 
 DAY = dt.date(2025, 3, 3)
 OTHER_DAY = dt.date(2025, 3, 4)
-COLUMNS = list(CUSTOMER_SNAPSHOTS.columns)
-ORDER = ", ".join(["logical_date", *COLUMNS])
+COLUMNS = FEATURES.names
+ORDER = ", ".join(f'"{c}"' for c in ["data_date", *COLUMNS])
+TABLE = f'"{FEATURES.table}"'
 postgres_source = pytest.mark.skipif(
     SOURCE_KIND != "postgres", reason=f"needs the postgres source adapter; this project reads {SOURCE_KIND}"
+)
+# Every column type the contract may use, for the casts, whatever this project's contract holds.
+THINGS = Dataset(
+    "things",
+    [
+        Column("id", "bigint"),
+        Column("count", "integer"),
+        Column("amount", "double precision"),
+        Column("name", "text"),
+        Column("flag", "boolean"),
+        Column("day", "date"),
+        Column("at", "timestamp with time zone"),
+    ],
 )
 
 
@@ -44,36 +61,38 @@ postgres_source = pytest.mark.skipif(
 
 
 def publish(settings, day: dt.date, frame: pd.DataFrame) -> None:
-    open_source(settings).publish(CUSTOMER_SNAPSHOTS, Interval.day(day), frame)
+    open_source(settings).publish(FEATURES, Interval.day(day), frame)
 
 
 def staged(sql, day: dt.date) -> list[tuple]:
-    query = f"SELECT {ORDER} FROM staging_customer_snapshots WHERE logical_date = %s ORDER BY {ORDER}"  # noqa: S608
-    return sql(query, (day,))
+    return sql(f"SELECT {ORDER} FROM {TABLE} WHERE data_date = %s ORDER BY {ORDER}", (day,))  # noqa: S608
 
 
 def batch(sql, day: dt.date):
     return sql(
         """SELECT row_count, source_columns, source, run_id, extracted_at FROM staging_batches
-           WHERE dataset = %s AND logical_date = %s""",
-        (CUSTOMER_SNAPSHOTS.name, day),
+           WHERE dataset = %s AND data_date = %s""",
+        (FEATURES.name, day),
     )
 
 
 def warehouse_state(sql) -> dict:
     """Everything extraction may write, for before/after comparisons."""
     return {
-        "snapshots": sql(f"SELECT {ORDER} FROM staging_customer_snapshots ORDER BY {ORDER}"),  # noqa: S608
-        "outcomes": sql("SELECT * FROM staging_outcomes ORDER BY 1, 2, 3, 4"),
-        "batches": sql("SELECT * FROM staging_batches ORDER BY dataset, logical_date"),
+        "features": sql(f"SELECT {ORDER} FROM {TABLE} ORDER BY {ORDER}"),  # noqa: S608
+        "labels": sql(f'SELECT * FROM "{LABELS.table}" ORDER BY 1, 2, 3, 4'),  # noqa: S608
+        "batches": sql("SELECT * FROM staging_batches ORDER BY dataset, data_date"),
     }
 
 
 def as_rows(day: dt.date, frame: pd.DataFrame) -> list[tuple]:
     """`frame` as staging rows, sorted like `staged()`."""
+    typed = conform(frame, FEATURES, day)
+    for column in FEATURES.columns:  # as psycopg2 returns them
+        if column.type == "date":
+            typed[column.name] = typed[column.name].dt.date
     rows = [
-        (day, *(None if pd.isna(v) else v for v in rec))
-        for rec in frame[COLUMNS].astype(object).itertuples(index=False, name=None)
+        tuple(None if pd.isna(v) else v for v in rec) for rec in typed.astype(object).itertuples(index=False)
     ]
     return sorted(rows, key=lambda r: tuple((v is None, v) for v in r))
 
@@ -84,11 +103,11 @@ def good_day(settings, sql):
 
     A failed re-extraction must leave the 120 rows; a partial one would show some of the 300.
     """
-    publish(settings, DAY, snapshots(DAY, entities=120))
-    publish(settings, OTHER_DAY, snapshots(OTHER_DAY, entities=50))
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "good") == 120
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(OTHER_DAY), "good") == 50
-    publish(settings, DAY, snapshots(DAY, entities=300, seed=8))
+    publish(settings, DAY, features(DAY, entities=120))
+    publish(settings, OTHER_DAY, features(OTHER_DAY, entities=50))
+    assert extract(settings, FEATURES, Interval.day(DAY), "good") == 120
+    assert extract(settings, FEATURES, Interval.day(OTHER_DAY), "good") == 50
+    publish(settings, DAY, features(DAY, entities=300, seed=8))
     before = warehouse_state(sql)
     assert len(staged(sql, DAY)) == 120 and batch(sql, DAY)[0][3] == "good"
     return before
@@ -153,159 +172,178 @@ def terminate_lock_holders(settings, schema: str, table: str, mode: str) -> int:
 
 @postgres_source
 def test_extract_stages_exactly_the_source_rows(settings, sql):
-    frame = snapshots(DAY, entities=250)
+    frame = features(DAY, entities=250)
     publish(settings, DAY, frame)
-    publish(settings, OTHER_DAY, snapshots(OTHER_DAY, entities=40))
+    publish(settings, OTHER_DAY, features(OTHER_DAY, entities=40))
     settings = replace(settings, chunk_rows=64)  # several chunks, one transaction
 
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "run-1") == 250
+    assert extract(settings, FEATURES, Interval.day(DAY), "run-1") == 250
 
     assert staged(sql, DAY) == as_rows(DAY, frame)
     assert staged(sql, OTHER_DAY) == []  # only the interval's rows
     row_count, source_columns, source, run_id, _ = batch(sql, DAY)[0]
     assert (row_count, run_id, source) == (250, "run-1", f"postgres:{settings.source_schema}")
-    assert source_columns == [*COLUMNS, "snapshot_date"]
+    assert source_columns == COLUMNS
 
 
 @postgres_source
 def test_extracting_the_same_date_twice_leaves_identical_staging(settings, sql):
-    publish(settings, DAY, with_defect(snapshots(DAY, entities=200), "duplicates"))  # 215 rows
-    publish(settings, OTHER_DAY, snapshots(OTHER_DAY, entities=30))
-    extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(OTHER_DAY), "other")
+    publish(settings, DAY, with_defect(features(DAY, entities=200), "duplicates"))  # 215 rows
+    publish(settings, OTHER_DAY, features(OTHER_DAY, entities=30))
+    extract(settings, FEATURES, Interval.day(OTHER_DAY), "other")
     interval = Interval.day(DAY)
 
-    assert extract(settings, CUSTOMER_SNAPSHOTS, interval, "first") == 215
+    assert extract(settings, FEATURES, interval, "first") == 215
     first = warehouse_state(sql)
-    assert extract(settings, CUSTOMER_SNAPSHOTS, interval, "second") == 215
+    assert extract(settings, FEATURES, interval, "second") == 215
     second = warehouse_state(sql)
 
-    counts = "SELECT logical_date, count(*) FROM staging_customer_snapshots GROUP BY 1 ORDER BY 1"
+    counts = f"SELECT data_date, count(*) FROM {TABLE} GROUP BY 1 ORDER BY 1"  # noqa: S608
     assert sql(counts) == [(DAY, 215), (OTHER_DAY, 30)]
-    assert second["snapshots"] == first["snapshots"]
-    assert second["outcomes"] == first["outcomes"]
+    assert second["features"] == first["features"]
+    assert second["labels"] == first["labels"]
     assert sql("SELECT count(*) FROM staging_batches") == [(2,)]
-    assert batch(sql, DAY)[0][:4] == (
-        215,
-        [*COLUMNS, "snapshot_date"],
-        f"postgres:{settings.source_schema}",
-        "second",
-    )
+    assert batch(sql, DAY)[0][:4] == (215, COLUMNS, f"postgres:{settings.source_schema}", "second")
 
 
 @postgres_source
 def test_empty_interval_stages_an_empty_batch_with_its_columns(settings, sql):
-    publish(settings, DAY, with_defect(snapshots(DAY, entities=10), "empty"))
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r") == 0
+    publish(settings, DAY, with_defect(features(DAY, entities=10), "empty"))
+    assert extract(settings, FEATURES, Interval.day(DAY), "r") == 0
     assert staged(sql, DAY) == []
-    assert batch(sql, DAY)[0][:2] == (0, [*COLUMNS, "snapshot_date"])
+    assert batch(sql, DAY)[0][:2] == (0, COLUMNS)
 
 
 @postgres_source
 def test_renamed_column_is_staged_as_null_and_the_drift_is_recorded(settings, sql):
-    publish(settings, DAY, with_defect(snapshots(DAY, entities=20), "renamed_column"))
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r") == 20
-    assert sql("SELECT count(*), count(monthly_spend) FROM staging_customer_snapshots") == [(20, 0)]
-    source_columns = batch(sql, DAY)[0][1]
-    assert "spend_monthly" in source_columns and "monthly_spend" not in source_columns
+    column = column_of()
+    publish(settings, DAY, with_defect(features(DAY, entities=20), "renamed_column", column))
+    assert extract(settings, FEATURES, Interval.day(DAY), "r") == 20
+    assert sql(f'SELECT count(*), count("{column}") FROM {TABLE}') == [(20, 0)]  # noqa: S608
+    assert f"{column}_renamed" in batch(sql, DAY)[0][1]
+
+
+@postgres_source
+def test_a_column_only_another_day_carries_is_not_this_days_drift(settings, sql):
+    """A table source keeps every column it ever gained; NULL all day, it says nothing of the day."""
+    publish(settings, DAY, with_defect(features(DAY, entities=20), "extra_column"))
+    publish(settings, OTHER_DAY, features(OTHER_DAY, entities=20))
+    extract(settings, FEATURES, Interval.day(DAY), "r")
+    extract(settings, FEATURES, Interval.day(OTHER_DAY), "r")
+    assert EXTRA_COLUMN in batch(sql, DAY)[0][1]
+    assert batch(sql, OTHER_DAY)[0][1] == COLUMNS
 
 
 # --------------------------------------------------------------------------- conform (no database)
 
 
-def test_conform_casts_to_the_staging_types():
+def test_conform_casts_every_type_to_its_staging_dtype():
     chunk = pd.DataFrame(
         {
-            "entity_id": ["9007199254740993", "2", "3"],  # beyond float precision: kept exact
-            "tenure_months": [decimal.Decimal("12"), 7.0, None],  # numeric / float / NULL
-            "monthly_spend": ["10.5", decimal.Decimal("3.25"), "1e3"],
-            "support_tickets": pd.array([0, 1, None], dtype="Int64"),
-            "plan": ["basic", None, "pro"],
-            "last_login_days": [1, 2, 3],
+            "id": ["9007199254740993", "2", None],  # beyond float precision: kept exact
+            "count": [decimal.Decimal("12"), 7.0, None],  # numeric / float / NULL
+            "amount": ["10.5", decimal.Decimal("3.25"), "1e3"],
+            "name": ["basic", None, ""],
+            "flag": ["true", "F", None],
+            "day": ["2025-03-01", dt.date(2025, 3, 2), None],
+            "at": ["2025-03-01 10:00:00+02:00", "2025-03-01T08:00:00Z", None],
         },
         index=[10, 20, 30],  # a chunk from the middle of a stream
     )
-    out = conform(chunk, CUSTOMER_SNAPSHOTS, DAY)
+    out = conform(chunk, THINGS, DAY)
 
-    assert list(out.columns) == ["logical_date", *COLUMNS]
-    assert {c: str(t) for c, t in out.dtypes.items()} == {
-        "logical_date": "object",
-        "entity_id": "Int64",
-        "tenure_months": "Int64",
-        "monthly_spend": "Float64",
-        "support_tickets": "Int64",
-        "plan": "string",
-        "last_login_days": "Int64",
-    }
-    assert out["logical_date"].tolist() == [DAY] * 3
-    assert out["entity_id"].tolist() == [9007199254740993, 2, 3]
-    assert out["tenure_months"].tolist() == [12, 7, pd.NA]
-    assert out["monthly_spend"].tolist() == [10.5, 3.25, 1000.0]
-    assert out["support_tickets"].tolist() == [0, 1, pd.NA]
-    assert out["plan"].tolist() == ["basic", pd.NA, "pro"]
+    assert list(out.columns) == ["data_date", *THINGS.names]
+    assert {c: str(t) for c, t in out.dtypes.items()} == {"data_date": "object", **THINGS.dtypes}
+    assert out["data_date"].tolist() == [DAY] * 3
+    assert out["id"].tolist() == [9007199254740993, 2, pd.NA]
+    assert out["count"].tolist() == [12, 7, pd.NA]
+    assert out["amount"].tolist() == [10.5, 3.25, 1000.0]
+    assert out["name"].tolist() == ["basic", pd.NA, ""]
+    assert out["flag"].tolist() == [True, False, pd.NA]
+    assert out["day"].tolist()[:2] == [pd.Timestamp("2025-03-01"), pd.Timestamp("2025-03-02")]
+    assert out["at"].tolist()[:2] == [pd.Timestamp("2025-03-01 08:00", tz="UTC")] * 2
+
+
+def test_conform_keeps_whole_number_floats_floats():
+    out = conform(pd.DataFrame({"amount": [1.0, 2.0, 3.0]}), THINGS, DAY)
+    assert str(out["amount"].dtype) == "Float64"
 
 
 def test_conform_missing_columns_become_null_and_unknown_ones_are_dropped():
-    chunk = pd.DataFrame({"entity_id": [1, 2], "spend_monthly": [1.0, 2.0], "x; DROP TABLE x": ["a", "b"]})
-    out = conform(chunk, CUSTOMER_SNAPSHOTS, DAY)
-    assert list(out.columns) == ["logical_date", *COLUMNS]
-    assert out["entity_id"].tolist() == [1, 2]
-    for column in COLUMNS[1:]:
+    chunk = pd.DataFrame({"id": [1, 2], "amount_renamed": [1.0, 2.0], "x; DROP TABLE x": ["a", "b"]})
+    out = conform(chunk, THINGS, DAY)
+    assert list(out.columns) == ["data_date", *THINGS.names]
+    assert out["id"].tolist() == [1, 2]
+    for column in THINGS.names[1:]:
         assert out[column].isna().all(), column
 
 
-def test_conform_dates():
-    chunk = pd.DataFrame(
-        {
-            "snapshot_date": ["2025-03-01", dt.date(2025, 3, 2), None],
-            "entity_id": [1, 2, 3],
-            "label": [1, 0, 1],
-        }
-    )
-    out = conform(chunk, OUTCOMES, DAY)
-    assert out["snapshot_date"].tolist()[:2] == [dt.date(2025, 3, 1), dt.date(2025, 3, 2)]
-    assert pd.isna(out["snapshot_date"].tolist()[2])
-    with pytest.raises(
-        ExtractError, match=r"outcomes\.snapshot_date: 1 value\(s\) are not a date.*'yesterday'"
-    ):
-        conform(chunk.assign(snapshot_date=["2025-03-01", "yesterday", None]), OUTCOMES, DAY)
+def test_conform_rejects_what_is_not_a_date():
+    with pytest.raises(ExtractError, match=r"things\.day: 1 value\(s\) are not a date.*'yesterday'"):
+        conform(pd.DataFrame({"day": ["2025-03-01", "yesterday", None]}), THINGS, DAY)
 
 
-def test_conform_rejects_fractional_integers():
-    chunk = snapshots(DAY, entities=5).astype({"tenure_months": "float64"})
-    chunk.loc[[1, 3], "tenure_months"] = [1.5, 2.25]
+@pytest.mark.parametrize(
+    ("column", "values", "what"),
+    [
+        ("count", [1.5, 2.25, 3.0], "a whole number"),
+        ("count", ["1.5", "2.25", "3"], "a whole number"),
+        ("count", [2**31, 1, 2], "within the range of integer"),
+        ("count", [1e308, 1.0, 2.0], "within the range of integer"),
+        ("id", ["9223372036854775808", "1", "2"], "within the range of bigint"),  # one above int64
+        ("id", np.array([2**64 - 1, 1, 2], dtype="uint64"), "within the range of bigint"),
+        ("id", ["1e400", "1", "2"], "a finite number"),
+        ("amount", ["1e400", "1", "2"], "a finite number"),
+        ("amount", [float("inf"), 1.0, 2.0], "a finite number"),
+        ("flag", ["maybe", "true", "false"], "a boolean"),
+    ],
+    ids=[
+        "fraction",
+        "fraction-text",
+        "above-int32",
+        "1e308-in-integer",
+        "above-int64",
+        "uint64",
+        "overflow-text-bigint",
+        "overflow-text-float",
+        "infinity",
+        "not-a-boolean",
+    ],
+)
+def test_conform_rejects_values_the_column_cannot_hold_naming_them(column, values, what):
+    chunk = pd.DataFrame({column: values})
     with pytest.raises(ExtractError) as info:
-        conform(chunk, CUSTOMER_SNAPSHOTS, DAY)
-    assert "customer_snapshots.tenure_months" in str(info.value)
-    assert "expected an integer" in str(info.value)
-    assert "1.5" in str(info.value) and "2.25" in str(info.value)
+        conform(chunk, THINGS, DAY)
+    message = str(info.value)
+    assert message.startswith(f"things.{column}: ") and what in message
+    assert "value(s) are not" in message and str(pd.Series(values)[0])[:10] in message
 
 
 @pytest.mark.parametrize(
     ("column", "bad"),
-    [
-        ("monthly_spend", ["abc", "12,50"]),
-        ("entity_id", ["'; DROP TABLE x; --"]),
-        ("support_tickets", ["N/A"]),
-    ],
+    [("amount", ["abc", "12,50"]), ("id", ["'; DROP TABLE x; --"]), ("count", ["N/A"])],
 )
 def test_conform_rejects_non_numeric_text_naming_column_and_samples(column, bad):
-    chunk = snapshots(DAY, entities=10).astype({column: "object"})
-    chunk.loc[: len(bad) - 1, column] = bad
+    chunk = pd.DataFrame({column: [*bad, "1", "2"]})
     with pytest.raises(ExtractError) as info:
-        conform(chunk, CUSTOMER_SNAPSHOTS, DAY)
+        conform(chunk, THINGS, DAY)
     message = str(info.value)
-    assert message.startswith(f"customer_snapshots.{column}: {len(bad)} value(s) are not a number")
+    assert message.startswith(f"things.{column}: {len(bad)} value(s) are not a number")
     for value in bad:
         assert repr(value) in message
 
 
 def test_conform_samples_are_bounded():
-    chunk = snapshots(DAY, entities=50).astype({"monthly_spend": "object"})
-    chunk["monthly_spend"] = ["x" * 10_000] * 50
+    chunk = pd.DataFrame({"amount": ["x" * 10_000] * 50})
     with pytest.raises(ExtractError) as info:
-        conform(chunk, CUSTOMER_SNAPSHOTS, DAY)
+        conform(chunk, THINGS, DAY)
     assert "50 value(s)" in str(info.value)
     assert len(str(info.value)) < 1_000  # 5 samples of at most 80 characters
+
+
+def test_a_value_that_cannot_be_stored_fails_the_task_without_retries():
+    """ExtractError is permanent: retrying reads the same values."""
+    assert issubclass(ExtractError, pipeline.PERMANENT)
 
 
 # --------------------------------------------------------------------------- wrong types through the source
@@ -314,45 +352,48 @@ def test_conform_samples_are_bounded():
 @postgres_source
 def test_wrong_types_in_the_source_fail_and_stage_nothing(settings, sql):
     """A text column upstream: numbers in it are cast; 'abc' is an ExtractError and nothing changes."""
-    text_spend = snapshots(DAY, entities=100).astype({"monthly_spend": "str"})
-    publish(settings, DAY, text_spend)  # the source table's monthly_spend is text
+    column = column_of("Float64", "Int64")
+    publish(settings, DAY, as_text(features(DAY, entities=100), column))  # the source table's column is text
     assert sql(
         "SELECT data_type FROM information_schema.columns WHERE table_schema = %s "
-        "AND table_name = 'customer_snapshots' AND column_name = 'monthly_spend'",
-        (settings.source_schema,),
+        "AND table_name = %s AND column_name = %s",
+        (settings.source_schema, FEATURES.name, column),
     ) == [("text",)]
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "good") == 100
+    assert extract(settings, FEATURES, Interval.day(DAY), "good") == 100
     before = warehouse_state(sql)
 
-    bad = snapshots(DAY, entities=300, seed=8).astype({"monthly_spend": "str"})
-    bad.loc[[250, 260], "monthly_spend"] = ["abc", "12.5 EUR"]  # in the 3rd chunk of 100
+    bad = as_text(features(DAY, entities=300, seed=8), column)
+    bad.loc[[250, 260], column] = ["abc", "12.5 EUR"]  # in the 3rd chunk of 100
     publish(settings, DAY, bad)
     with pytest.raises(ExtractError) as info:
-        extract(replace(settings, chunk_rows=100), CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
-    assert "customer_snapshots.monthly_spend" in str(info.value)
+        extract(replace(settings, chunk_rows=100), FEATURES, Interval.day(DAY), "bad")
+    assert f"{FEATURES.name}.{column}" in str(info.value)
     assert "'abc'" in str(info.value) and "'12.5 EUR'" in str(info.value)
     assert warehouse_state(sql) == before
 
 
 @postgres_source
 def test_integer_out_of_range_for_staging_is_an_extract_error(settings, sql, good_day):
-    bad = snapshots(DAY, entities=300, seed=8)
-    bad.loc[5, "tenure_months"] = 2**31  # fits the source's bigint, not staging's integer
-    publish(settings, DAY, bad)
+    column = column_of("Int64")
+    bad = features(DAY, entities=300, seed=8)
+    bad[column] = bad[column].astype(object)
+    bad.loc[5, column] = 2**63  # beyond bigint, the widest integer column
+    text_source = replace(settings, source_schema=f"{settings.source_schema}_text")  # its column is text
+    publish(text_source, DAY, as_text(bad, column))
     with pytest.raises(ExtractError) as info:
-        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
-    assert "out of range for type integer" in str(info.value)
-    assert f'column tenure_months: "{2**31}"' in str(info.value)  # PostgreSQL's own CONTEXT line
+        extract(text_source, FEATURES, Interval.day(DAY), "bad")
+    assert str(info.value).startswith(f"{FEATURES.name}.{column}: 1 value(s) are not within the range")
+    assert str(2**63) in str(info.value)
     assert warehouse_state(sql) == good_day
 
 
 @postgres_source
 def test_text_postgresql_cannot_store_is_an_extract_error(settings, sql, good_day, monkeypatch):
     """A NUL character (valid in a CSV file or an S3 object, never in PostgreSQL text)."""
-    nul = FakeSource(snapshots(DAY, entities=300, seed=8).assign(plan="pro\x00enterprise"))
+    nul = FakeSource(features(DAY, entities=300, seed=8).assign(**{column_of("string"): "pro\x00enterprise"}))
     monkeypatch.setattr(extraction, "open_source", lambda settings: nul)
-    with pytest.raises(ExtractError, match="staging_customer_snapshots rejected the batch"):
-        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+    with pytest.raises(ExtractError, match=f"{FEATURES.table} rejected the batch"):
+        extract(settings, FEATURES, Interval.day(DAY), "bad")
     assert warehouse_state(sql) == good_day
 
 
@@ -362,12 +403,12 @@ def test_text_postgresql_cannot_store_is_an_extract_error(settings, sql, good_da
 @postgres_source
 def test_source_failing_mid_stream_keeps_the_previous_partition(settings, sql, good_day, monkeypatch):
     flaky = FakeSource(
-        snapshots(DAY, entities=300, seed=8).head(100),
+        features(DAY, entities=300, seed=8).head(100),
         error=SourceError("upstream connection reset after 100 rows"),
     )
     monkeypatch.setattr(extraction, "open_source", lambda settings: flaky)
     with pytest.raises(SourceError, match="after 100 rows"):
-        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+        extract(settings, FEATURES, Interval.day(DAY), "bad")
     assert warehouse_state(sql) == good_day
 
 
@@ -380,15 +421,15 @@ def test_source_connection_killed_mid_stream_is_a_source_error(settings, sql, go
         settings,
         at=1,
         hook=lambda: killed.append(
-            terminate_lock_holders(settings, settings.source_schema, "customer_snapshots", "AccessShareLock")
+            terminate_lock_holders(settings, settings.source_schema, FEATURES.name, "AccessShareLock")
         ),
     )
     monkeypatch.setattr(extraction, "open_source", lambda settings: source)
 
     with pytest.raises(SourceError) as info:
-        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+        extract(settings, FEATURES, Interval.day(DAY), "bad")
     assert killed == [1]
-    assert f"reading customer_snapshots from postgres:{settings.source_schema} failed" in str(info.value)
+    assert f"reading {FEATURES.name} from postgres:{settings.source_schema} failed" in str(info.value)
     assert warehouse_state(sql) == good_day
 
 
@@ -401,15 +442,13 @@ def test_warehouse_connection_lost_mid_transaction(settings, sql, good_day, monk
         settings,
         at=1,
         hook=lambda: killed.append(
-            terminate_lock_holders(
-                settings, settings.schema, "staging_customer_snapshots", "RowExclusiveLock"
-            )
+            terminate_lock_holders(settings, settings.schema, FEATURES.table, "RowExclusiveLock")
         ),
     )
     monkeypatch.setattr(extraction, "open_source", lambda settings: source)
 
     with pytest.raises(WarehouseUnavailable, match="nothing committed"):
-        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+        extract(settings, FEATURES, Interval.day(DAY), "bad")
     assert killed == [1]  # exactly the extraction's session, after its first chunk was copied
     assert source.chunks_yielded >= 1
     assert warehouse_state(sql) == good_day
@@ -423,7 +462,7 @@ def test_unreachable_source_is_a_clear_source_error(settings, sql, good_day):
     unreachable = replace(settings, source_url=f"postgresql://pipeline:s3cret@127.0.0.1:{port}/upstream")
 
     with pytest.raises(SourceError) as info:
-        extract(unreachable, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+        extract(unreachable, FEATURES, Interval.day(DAY), "bad")
     message = str(info.value)
     assert message.startswith(f"source database unreachable (postgres:{settings.source_schema})")
     assert str(port) in message and "s3cret" not in message
@@ -466,10 +505,11 @@ HOSTILE = [
 
 @postgres_source
 def test_hostile_strings_round_trip_byte_exact_and_drop_nothing(settings, sql):
+    column = column_of("string")
     for schema in (settings.schema, settings.source_schema):
         sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"; CREATE TABLE "{schema}".x AS SELECT 42 AS id')
-    frame = snapshots(DAY, entities=len(HOSTILE))
-    frame["plan"] = pd.array(HOSTILE, dtype="string")
+    frame = features(DAY, entities=len(HOSTILE))
+    frame[column] = pd.array(HOSTILE, dtype="string")
     hostile_column = 'x"; DROP TABLE x; --'
     frame[hostile_column] = HOSTILE  # a hostile column name upstream, too
     publish(settings, DAY, frame)
@@ -479,26 +519,25 @@ def test_hostile_strings_round_trip_byte_exact_and_drop_nothing(settings, sql):
     )
     tables_before = sql(tables, (settings.schema, settings.source_schema))
 
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "'; DROP TABLE x; --") == len(HOSTILE)
+    assert extract(settings, FEATURES, Interval.day(DAY), "'; DROP TABLE x; --") == len(HOSTILE)
 
     got = sql(
-        "SELECT entity_id, plan, md5(plan), octet_length(plan) FROM staging_customer_snapshots "
-        "ORDER BY entity_id"
+        f'SELECT "{KEY}", "{column}", md5("{column}"), octet_length("{column}") FROM {TABLE} ORDER BY "{KEY}"'  # noqa: S608
     )
     expected = [
         (
-            i,
+            key,
             s,
             None if s is None else hashlib.md5(s.encode()).hexdigest(),
             None if s is None else len(s.encode()),
         )
-        for i, s in enumerate(HOSTILE, start=1)
+        for key, s in sorted(zip(frame[KEY].tolist(), HOSTILE, strict=True))
     ]
     assert got == expected
-    assert sql("SELECT count(*) FROM staging_customer_snapshots WHERE plan = ''") == [(1,)]
-    assert sql("SELECT count(*) FROM staging_customer_snapshots WHERE plan IS NULL") == [(1,)]
+    assert sql(f"SELECT count(*) FROM {TABLE} WHERE \"{column}\" = ''") == [(1,)]  # noqa: S608
+    assert sql(f'SELECT count(*) FROM {TABLE} WHERE "{column}" IS NULL') == [(1,)]  # noqa: S608
     assert staged(sql, DAY) == as_rows(DAY, frame)  # the other columns are untouched
-    assert batch(sql, DAY)[0][1] == [*COLUMNS, hostile_column, "snapshot_date"]
+    assert batch(sql, DAY)[0][1] == [*COLUMNS, hostile_column]
     assert batch(sql, DAY)[0][3] == "'; DROP TABLE x; --"
     assert sql(tables, (settings.schema, settings.source_schema)) == tables_before
     for schema in (settings.schema, settings.source_schema):

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import psycopg2
 import pytest
+from conftest import labelled
 
 from {{ cookiecutter.project }} import model, registry
-from {{ cookiecutter.project }}.demo_data import LABEL_DELAY, outcomes, snapshots
+from {{ cookiecutter.project }}.model.contract import CONTRACT
 from {{ cookiecutter.project }}.model.estimator import build_estimator
 from {{ cookiecutter.project }}.model.features import build_features
 from {{ cookiecutter.project }}.registry import ModelUnavailable
@@ -22,23 +23,18 @@ FIRST = date(2025, 2, 3)
 ENTITIES = 300
 
 
-def labelled(days: range) -> pd.DataFrame:
-    frames = []
-    for offset in days:
-        day = FIRST + timedelta(days=offset)
-        labels = outcomes(day + timedelta(days=LABEL_DELAY), ENTITIES)[["entity_id", "label"]]
-        frames.append(snapshots(day, ENTITIES).merge(labels, on="entity_id"))
-    return pd.concat(frames, ignore_index=True)
+def labelled_days(days: range) -> pd.DataFrame:
+    return labelled([FIRST + timedelta(days=offset) for offset in days], ENTITIES)
 
 
 def fit(days: range):
-    data = labelled(days)
-    return build_estimator().fit(build_features(data), data["label"])
+    data = labelled_days(days)
+    return build_estimator().fit(build_features(data), data[CONTRACT.label].to_numpy(dtype=float))
 
 
 @pytest.fixture(scope="module")
 def holdout() -> pd.DataFrame:
-    return build_features(labelled(range(10, 11)))
+    return build_features(labelled_days(range(10, 11)))
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS
-from {{ cookiecutter.project }}.demo_data import seed_source
+from conftest import FEATURES, seed, training_plan
+
 from {{ cookiecutter.project }}.extraction import extract
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.scoring import predict
@@ -14,11 +14,12 @@ from {{ cookiecutter.project }}.training import promote, stage_window, train
 from {{ cookiecutter.project }}.validation import validate
 
 FIRST = date(2025, 3, 3)
+WINDOW_DAYS, ENTITIES = training_plan()
 
 
 def test_stages_run_in_order_and_rerun_replaces(settings, sql):
-    settings = replace(settings, training_window_days=10)
-    seed_source(settings, FIRST, scored_days=2, history_days=10, entities=300)
+    settings = replace(settings, training_window_days=WINDOW_DAYS)
+    seed(settings, [FIRST + timedelta(days=n) for n in range(-WINDOW_DAYS, 2)], ENTITIES)
     retrain = Interval.day(FIRST - timedelta(days=1))
     staged = stage_window(settings, retrain, "r1")
     assert staged["staged"] >= 2 and staged["rejected"] == []
@@ -26,10 +27,10 @@ def test_stages_run_in_order_and_rerun_replaces(settings, sql):
     assert promote(settings, trained, "r1")["promoted"] is True
 
     day = Interval.day(FIRST)
-    assert extract(settings, CUSTOMER_SNAPSHOTS, day, "d1") == 300
+    assert extract(settings, FEATURES, day, "d1") == ENTITIES
     assert validate(settings, day, "d1").success
-    assert predict(settings, day, "d1") == 300
-    assert predict(settings, day, "d2") == 300  # rerun replaces, never appends
+    assert predict(settings, day, "d1") == ENTITIES
+    assert predict(settings, day, "d2") == ENTITIES  # rerun replaces, never appends
     assert sql("SELECT count(*), min(run_id), max(model_version) FROM predictions") == [
-        (300, "d2", trained["version"])
+        (ENTITIES, "d2", trained["version"])
     ]

@@ -16,24 +16,24 @@ import psycopg2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import DAY, DTYPES, EARLIER, publish, warehouse_state
+from conftest import DAY, EARLIER, FEATURES, KEY, as_text, column_of, publish, warehouse_state
 
 from {{ cookiecutter.project }} import extraction
-from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS
-from {{ cookiecutter.project }}.demo_data import snapshots
 from {{ cookiecutter.project }}.extraction import ExtractError, extract
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.sources import SourceError, open_source
 from {{ cookiecutter.project }}.sources.formats import csv_bytes
+from {{ cookiecutter.project }}.staging import conform
+from {{ cookiecutter.project }}.synthetic import features
 from {{ cookiecutter.project }}.warehouse import WarehouseUnavailable
 
 
 def incoming(settings, day: dt.date, suffix: str = ".csv"):
-    return settings.drop_dir / CUSTOMER_SNAPSHOTS.name / f"{day}{suffix}"
+    return settings.drop_dir / FEATURES.name / f"{day}{suffix}"
 
 
 def archived(settings) -> list[str]:
-    folder = settings.drop_dir / "archive" / CUSTOMER_SNAPSHOTS.name
+    folder = settings.drop_dir / "archive" / FEATURES.name
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
@@ -45,67 +45,71 @@ def staged_days(staged_days, settings) -> dict:
 
 
 def test_reads_parquet_in_chunks_exactly_the_rows_written(settings):
-    frame = snapshots(DAY, entities=50)
-    frame.loc[[3, 40], "monthly_spend"] = None  # NULLs in one chunk, not in the others
+    frame = features(DAY, entities=50)
+    column = column_of("Int64", "Float64")
+    frame.loc[[3, 40], column] = None  # NULLs in one chunk, not in the others
     incoming(settings, DAY).parent.mkdir(parents=True)
     pq.write_table(pa.Table.from_pandas(frame), incoming(settings, DAY, ".parquet"), row_group_size=10)
     source = open_source(replace(settings, chunk_rows=7))
 
-    chunks = list(source.read(CUSTOMER_SNAPSHOTS, Interval.day(DAY)))
+    chunks = list(source.read(FEATURES, Interval.day(DAY)))
 
     assert len(chunks) >= 8 and max(map(len, chunks)) <= 7
-    assert all(chunk.dtypes.astype(str).to_dict() == DTYPES for chunk in chunks)
-    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame.astype(DTYPES))
+    assert all(chunk.dtypes.equals(chunks[0].dtypes) for chunk in chunks)
+    got = conform(pd.concat(chunks, ignore_index=True), FEATURES, DAY)
+    pd.testing.assert_frame_equal(got, conform(frame, FEATURES, DAY))
 
 
 def test_a_rerun_reads_the_archived_file(settings, sql):
-    publish(settings, DAY, snapshots(DAY, entities=30))
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r1") == 30
+    publish(settings, DAY, features(DAY, entities=30))
+    assert extract(settings, FEATURES, Interval.day(DAY), "r1") == 30
     assert not incoming(settings, DAY).exists() and archived(settings) == [f"{DAY}.csv"]
 
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r2") == 30
+    assert extract(settings, FEATURES, Interval.day(DAY), "r2") == 30
 
-    assert sql("SELECT count(*), count(DISTINCT entity_id) FROM staging_customer_snapshots") == [(30, 30)]
+    counts = f'SELECT count(*), count(DISTINCT "{KEY}") FROM "{FEATURES.table}"'  # noqa: S608
+    assert sql(counts) == [(30, 30)]
     assert archived(settings) == [f"{DAY}.csv"]
 
 
 def test_a_new_upload_is_archived_beside_the_earlier_version(settings, sql):
-    publish(settings, DAY, snapshots(DAY, entities=10))
-    extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r1")
-    first = (settings.drop_dir / "archive" / CUSTOMER_SNAPSHOTS.name / f"{DAY}.csv").read_bytes()
-    publish(settings, DAY, snapshots(DAY, entities=12))
+    publish(settings, DAY, features(DAY, entities=10))
+    extract(settings, FEATURES, Interval.day(DAY), "r1")
+    first = (settings.drop_dir / "archive" / FEATURES.name / f"{DAY}.csv").read_bytes()
+    publish(settings, DAY, features(DAY, entities=12))
     second = incoming(settings, DAY).read_bytes()
 
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r2") == 12
+    assert extract(settings, FEATURES, Interval.day(DAY), "r2") == 12
 
-    folder = settings.drop_dir / "archive" / CUSTOMER_SNAPSHOTS.name
+    folder = settings.drop_dir / "archive" / FEATURES.name
     [earlier] = set(archived(settings)) - {f"{DAY}.csv"}
     assert re.fullmatch(re.escape(f"{DAY}.") + r"\d+T\d+Z\.csv", earlier)  # <day>.<replaced at>.csv
     assert (folder / f"{DAY}.csv").read_bytes() == second  # the latest keeps the name reruns read
     assert (folder / earlier).read_bytes() == first
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "r3") == 12
+    assert extract(settings, FEATURES, Interval.day(DAY), "r3") == 12
 
 
 def test_a_file_replaced_while_it_was_read_is_left_for_the_next_run(settings):
     source = open_source(settings)
-    publish(settings, DAY, snapshots(DAY, entities=10))
-    assert sum(map(len, source.read(CUSTOMER_SNAPSHOTS, Interval.day(DAY)))) == 10
-    publish(settings, DAY, snapshots(DAY, entities=15))  # a new upload before the commit
+    publish(settings, DAY, features(DAY, entities=10))
+    assert sum(map(len, source.read(FEATURES, Interval.day(DAY)))) == 10
+    publish(settings, DAY, features(DAY, entities=15))  # a new upload before the commit
 
-    source.commit(CUSTOMER_SNAPSHOTS, Interval.day(DAY))
+    source.commit(FEATURES, Interval.day(DAY))
 
     assert archived(settings) == []
-    assert incoming(settings, DAY).read_bytes() == csv_bytes(snapshots(DAY, entities=15))
+    assert incoming(settings, DAY).read_bytes() == csv_bytes(features(DAY, entities=15))
 
 
 def test_a_value_that_is_not_a_number_leaves_the_file_in_place(settings, staged_days):
-    frame = snapshots(DAY, entities=10).astype({"tenure_months": "str"})
-    frame.loc[9, "tenure_months"] = "twelve"
+    column = column_of("Int64", "Float64")
+    frame = as_text(features(DAY, entities=10), column)
+    frame.loc[9, column] = "twelve"
     publish(settings, DAY, frame)
     upload = incoming(settings, DAY).read_bytes()
 
-    with pytest.raises(ExtractError, match="tenure_months"):
-        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+    with pytest.raises(ExtractError, match=column):
+        extract(settings, FEATURES, Interval.day(DAY), "bad")
 
     # Not a parse error: neither rejected nor archived, left where it is for a fixed upload.
     assert incoming(settings, DAY).read_bytes() == upload
@@ -116,22 +120,23 @@ def test_a_value_that_is_not_a_number_leaves_the_file_in_place(settings, staged_
 def test_missing_folder_or_file_is_a_source_error_and_writes_nothing(settings, sql, staged_days, tmp_path):
     gone = replace(settings, drop_dir=tmp_path / "not-mounted")
     with pytest.raises(SourceError, match=re.escape(f"drop folder {gone.drop_dir} does not exist")):
-        extract(gone, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+        extract(gone, FEATURES, Interval.day(DAY), "bad")
     later = DAY + dt.timedelta(days=1)
-    expected = f"no file for customer_snapshots {later} in {settings.drop_dir / 'customer_snapshots'}"
+    expected = f"no file for {FEATURES.name} {later} in {settings.drop_dir / FEATURES.name}"
     with pytest.raises(SourceError, match=re.escape(expected)):
-        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(later), "bad")
+        extract(settings, FEATURES, Interval.day(later), "bad")
     assert warehouse_state(sql) == staged_days
 
 
 # The valid part spans more than one of pyarrow's 1 MiB blocks, so that a ragged row
 # fails after chunks were copied: the rollback, not an early failure, keeps them out.
-VALID = csv_bytes(snapshots(DAY, entities=45_000))
+VALID = csv_bytes(features(DAY, entities=45_000))
+WIDTH = len(FEATURES.names)
 INVALID_CSV = {
     "binary": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
-    "unbalanced_quotes": VALID + b'45001,1,2.5,0,pro,"3\n45002,1,2.5,0,basic,3\n',  # to the end of file
-    "short_row": VALID + b"45001,1,2.5\n",
-    "long_row": VALID + b"45001,1,2.5,0,basic,3,surplus\n",
+    "unbalanced_quotes": VALID + b'"45001,' + b"1," * (WIDTH - 1) + b"\n45002\n",  # open to the end of file
+    "short_row": VALID + b",".join([b"1"] * (WIDTH - 1)) + b"\n",
+    "long_row": VALID + b",".join([b"1"] * (WIDTH + 1)) + b"\n",
 }
 
 
@@ -141,19 +146,19 @@ def test_invalid_csv_is_moved_to_rejected_and_nothing_is_staged(settings, sql, s
     path.write_bytes(INVALID_CSV[defect])
 
     with pytest.raises(SourceError, match=re.escape(f"{path} is not valid CSV: ")) as raised:
-        extract(replace(settings, chunk_rows=5_000), CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+        extract(replace(settings, chunk_rows=5_000), FEATURES, Interval.day(DAY), "bad")
 
     assert warehouse_state(sql) == staged_days
-    rejected = settings.drop_dir / "rejected" / CUSTOMER_SNAPSHOTS.name / f"{DAY}.csv"
+    rejected = settings.drop_dir / "rejected" / FEATURES.name / f"{DAY}.csv"
     assert not path.exists() and rejected.read_bytes() == INVALID_CSV[defect]
     reason = rejected.with_name(f"{DAY}.csv.reason.txt").read_text(encoding="utf-8")
     assert reason.strip() in str(raised.value)
     assert archived(settings) == [f"{EARLIER}.csv", f"{DAY}.csv"]  # the good version is intact
-    assert extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "rerun") == 20  # and reruns read it
+    assert extract(settings, FEATURES, Interval.day(DAY), "rerun") == 20  # and reruns read it
 
 
 def test_lost_warehouse_connection_leaves_the_file_in_place(settings, sql, staged_days, monkeypatch):
-    publish(settings, DAY, snapshots(DAY, entities=30))
+    publish(settings, DAY, features(DAY, entities=30))
     upload = incoming(settings, DAY).read_bytes()
     copy_frame, calls = extraction.copy_frame, []
 
@@ -165,7 +170,7 @@ def test_lost_warehouse_connection_leaves_the_file_in_place(settings, sql, stage
 
     monkeypatch.setattr(extraction, "copy_frame", copy_then_lose_connection)
     with pytest.raises(WarehouseUnavailable):
-        extract(replace(settings, chunk_rows=7), CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+        extract(replace(settings, chunk_rows=7), FEATURES, Interval.day(DAY), "bad")
 
     assert warehouse_state(sql) == staged_days
     assert incoming(settings, DAY).read_bytes() == upload

@@ -12,10 +12,9 @@ import socket
 from dataclasses import replace
 
 import pytest
-from conftest import DAY, warehouse_state
+from conftest import DAY, FEATURES, warehouse_state
 
 from {{ cookiecutter.project }}.config import ConfigError
-from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS
 from {{ cookiecutter.project }}.extraction import extract
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.sources import SourceError, open_source
@@ -28,7 +27,7 @@ def test_unreachable_source_is_a_source_error_and_writes_nothing(settings, sql, 
     unreachable = replace(settings, source_url=f"postgresql://pipeline@127.0.0.1:{port}/upstream")
 
     with pytest.raises(SourceError, match="source database unreachable"):
-        extract(unreachable, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+        extract(unreachable, FEATURES, Interval.day(DAY), "bad")
     assert warehouse_state(sql) == staged_days
 
 
@@ -41,7 +40,7 @@ def test_hostile_parameters_are_bound_not_spliced(settings, sql, staged_days):
     object.__setattr__(hostile, "end", "2025-03-05")
 
     with pytest.raises(SourceError, match="invalid input syntax for type date"):
-        list(open_source(settings).read(CUSTOMER_SNAPSHOTS, hostile))
+        list(open_source(settings).read(FEATURES, hostile))
 
     assert sql("SELECT count(*) FROM x") == [(0,)]
     assert warehouse_state(sql) == staged_days

@@ -21,17 +21,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import DAY, DTYPES, publish, warehouse_state
+from conftest import DAY, FEATURES, column_of, publish, warehouse_state
 
-from {{ cookiecutter.project }}.datasets import CUSTOMER_SNAPSHOTS
-from {{ cookiecutter.project }}.demo_data import snapshots
 from {{ cookiecutter.project }}.extraction import extract
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.sources import SourceError, open_source
+from {{ cookiecutter.project }}.staging import conform
+from {{ cookiecutter.project }}.synthetic import features
 
 
 def day_uri(settings, day: dt.date) -> str:
-    return f"{settings.s3_source_uri}/customer_snapshots/dt={day}/"
+    return f"{settings.s3_source_uri}/{FEATURES.name}/dt={day}/"
 
 
 def put(client, settings, day: dt.date, name: str, body: bytes) -> None:
@@ -45,8 +45,8 @@ def s3(settings):
 
 
 def test_reads_csv_and_parquet_objects_in_chunks_in_key_order(settings, s3):
-    frame = snapshots(DAY, entities=50)
-    frame.loc[[3, 40], "monthly_spend"] = None  # NULLs in some chunks, not in the others
+    frame = features(DAY, entities=50)
+    frame.loc[[3, 40], column_of("Int64", "Float64")] = None  # NULLs in some chunks, not in the others
     publish(settings, DAY, frame.head(30))  # part-00000.csv
     parquet = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(frame.tail(20)), parquet, row_group_size=10)
@@ -54,20 +54,21 @@ def test_reads_csv_and_parquet_objects_in_chunks_in_key_order(settings, s3):
     put(s3, settings, DAY, "_SUCCESS", b"")  # a writer's marker: not data
     source = open_source(replace(settings, chunk_rows=7))
 
-    chunks = list(source.read(CUSTOMER_SNAPSHOTS, Interval.day(DAY)))
+    chunks = list(source.read(FEATURES, Interval.day(DAY)))
 
     assert len(chunks) >= 8 and max(map(len, chunks)) <= 7
-    assert all(chunk.dtypes.astype(str).to_dict() == DTYPES for chunk in chunks)
-    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame.astype(DTYPES))
+    assert all(chunk.dtypes.equals(chunks[0].dtypes) for chunk in chunks)
+    got = conform(pd.concat(chunks, ignore_index=True), FEATURES, DAY)
+    pd.testing.assert_frame_equal(got, conform(frame, FEATURES, DAY))
 
 
 def test_an_empty_prefix_is_an_error_not_an_empty_batch(settings, sql, s3, staged_days):
     later = DAY + dt.timedelta(days=1)
     with pytest.raises(SourceError, match=re.escape(f"no objects under {day_uri(settings, later)}")):
-        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(later), "bad")
+        extract(settings, FEATURES, Interval.day(later), "bad")
     put(s3, settings, later, "_SUCCESS", b"")
     with pytest.raises(SourceError, match=r"no objects under .* \(ignored: _SUCCESS\)"):
-        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(later), "bad")
+        extract(settings, FEATURES, Interval.day(later), "bad")
     assert warehouse_state(sql) == staged_days
 
 
@@ -76,7 +77,7 @@ BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4  # an im
 
 @pytest.mark.parametrize(("name", "body"), [
     pytest.param("part-00000.csv", BINARY, id="binary"),
-    pytest.param("part-00000.csv", b'entity_id,plan\n1,"pro\n2,basic\n', id="unbalanced-quotes"),
+    pytest.param("part-00000.csv", b'key,value\n1,"open\n2,closed\n', id="unbalanced-quotes"),
     pytest.param("part-00000.parquet", b"PAR1 this is not parquet", id="not-parquet"),
 ])  # fmt: skip
 def test_an_invalid_object_is_a_source_error_naming_it(settings, sql, s3, staged_days, name, body):
@@ -87,14 +88,14 @@ def test_an_invalid_object_is_a_source_error_naming_it(settings, sql, s3, staged
     with pytest.raises(
         SourceError, match=re.escape(f"{day_uri(settings, later)}{name} is not valid {kind}: ")
     ):
-        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(later), "bad")
+        extract(settings, FEATURES, Interval.day(later), "bad")
     assert warehouse_state(sql) == staged_days
 
 
 def test_missing_bucket_is_a_source_error_and_writes_nothing(settings, sql, staged_days):
     elsewhere = replace(settings, s3_source_uri="s3://no-such-bucket-here/incoming")
     with pytest.raises(SourceError, match=r"listing s3://no-such-bucket-here/incoming/.* \(NoSuchBucket\)"):
-        extract(elsewhere, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+        extract(elsewhere, FEATURES, Interval.day(DAY), "bad")
     assert warehouse_state(sql) == staged_days
 
 
@@ -105,5 +106,5 @@ def test_unreachable_endpoint_is_a_source_error_and_writes_nothing(settings, sql
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")  # moto lets it through
 
     with pytest.raises(SourceError, match="listing s3://.* Could not connect to the endpoint URL"):
-        extract(settings, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "bad")
+        extract(settings, FEATURES, Interval.day(DAY), "bad")
     assert warehouse_state(sql) == staged_days

@@ -11,14 +11,11 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 from .config import SOURCE_KIND, Settings
-from .demo_data import DEFECTS, WHOLE_SPEND_DAY, seed_source
-from .local_airflow import configure, load_dags, run_day, run_once
+from .demo_data import DEFECTS, WHOLE_NUMBERS_COLUMN, WHOLE_NUMBERS_DAY, is_the_contract, seed_source
+from .local_airflow import configure, load_dags, output_to, run_day, run_once
 from .model import window
 from .model.contract import CONTRACT
 from .sources import open_source
@@ -86,29 +83,6 @@ def simulate_s3_if_unconfigured(settings: Settings) -> None:
     )
 
 
-@contextmanager
-def output_to(path: Path) -> Iterator[None]:
-    """Send this process's stdout and stderr (Airflow's task logs included) to `path`.
-
-    File-descriptor level, since Airflow's loggers hold their own handles on the streams.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(path, "a") as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-
-
 def report(settings: Settings) -> None:
     with transaction(settings) as conn:
         champion = read_frame(conn, "SELECT * FROM champion_history")
@@ -138,8 +112,11 @@ def report(settings: Settings) -> None:
                 f"    {failure['expectation']}{where}: {failure['message']}, e.g. {failure['sample_values'][:5]}"
             )
         print(f"    report: {row.report_path}")
-    whole = FIRST_SCORED + timedelta(days=WHOLE_SPEND_DAY)
-    print(f"\n{whole}: every value of a float column is a whole number that day; it still passed.")
+    if is_the_contract():
+        whole = FIRST_SCORED + timedelta(days=WHOLE_NUMBERS_DAY)
+        print(
+            f"\n{whole}: every {WHOLE_NUMBERS_COLUMN} is a whole number that day; still a float column, it passed."
+        )
     print("\nPredictions per date (SELECT ... FROM predictions GROUP BY data_date):")
     print(predictions.to_string(index=False))
 

@@ -18,9 +18,7 @@ import pandas as pd
 
 from . import synthetic
 from .config import Settings
-from .interval import Interval
 from .model.contract import CONTRACT
-from .sources import open_source
 
 LABEL_DELAY = 7
 PLANS = np.array(["basic", "pro", "enterprise"])
@@ -34,7 +32,8 @@ DEFECTS = {
     10: ("empty", None),  # the upstream job ran but exported nothing
     12: ("extra_column", None),  # upstream added a column nobody agreed on
 }
-WHOLE_SPEND_DAY = 3  # every monthly_spend a whole number: still a float column, and a clean day
+# A day on which every value of a float column is a whole number: still a float, and clean.
+WHOLE_NUMBERS_DAY, WHOLE_NUMBERS_COLUMN = 3, "monthly_spend"
 
 
 def snapshots(day: date, entities: int = 2000, seed: int = 7) -> pd.DataFrame:
@@ -107,8 +106,8 @@ def batch(day: date, first_scored: date, entities: int, seed: int) -> pd.DataFra
             frame = synthetic.with_defect(frame, defect)
         return frame
     frame = snapshots(day, entities, seed)
-    if offset == WHOLE_SPEND_DAY:
-        frame["monthly_spend"] = frame["monthly_spend"].round(0)
+    if offset == WHOLE_NUMBERS_DAY:
+        frame[WHOLE_NUMBERS_COLUMN] = frame[WHOLE_NUMBERS_COLUMN].round(0)
     if offset in DEFECTS:
         defect, column = DEFECTS[offset]
         frame = synthetic.with_defect(frame, defect, column=column)
@@ -130,9 +129,11 @@ def seed_source(
     seed: int = 7,
 ) -> None:
     """Publish history + scored days of features and labels to the configured source."""
-    source = open_source(settings)
     first = first_scored - timedelta(days=history_days + LABEL_DELAY)
-    for offset in range((first_scored - first).days + scored_days):
-        day = first + timedelta(days=offset)
-        source.publish(CONTRACT.features, Interval.day(day), batch(day, first_scored, entities, seed))
-        source.publish(CONTRACT.labels, Interval.day(day), labels(day, entities, seed))
+    days = [first + timedelta(days=n) for n in range((first_scored - first).days + scored_days)]
+    synthetic.seed_source(
+        settings,
+        days,
+        lambda day: batch(day, first_scored, entities, seed),
+        lambda day: labels(day, entities, seed),
+    )

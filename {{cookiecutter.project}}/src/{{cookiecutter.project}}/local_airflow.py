@@ -5,9 +5,12 @@ On EC2 the same DAGs run under systemd against PostgreSQL metadata (see infra/).
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -74,29 +77,90 @@ def run_once(dag, logical_date: datetime, retries: int = 0):
     return run
 
 
-def scheduled_interval(dag, day: date):
-    """The data interval the scheduler gives the run for partition `day` (the first starting that day)."""
+def scheduled_intervals(dag, first: date, last: date) -> list:
+    """The data intervals the scheduler gives the runs starting from `first` to `last` (dates included)."""
     from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.timetables.base import TimeRestriction
 
-    start = datetime.combine(day, time(), tzinfo=UTC)
-    info = coerce_to_core_timetable(dag.timetable).next_dagrun_info(
-        last_automated_data_interval=None, restriction=TimeRestriction(start, None, catchup=True)
-    )
-    if info is None or info.data_interval.start.date() != day:
+    timetable = coerce_to_core_timetable(dag.timetable)
+    restriction = TimeRestriction(datetime.combine(first, time(), tzinfo=UTC), None, catchup=True)
+    intervals, previous = [], None
+    while (
+        info := timetable.next_dagrun_info(last_automated_data_interval=previous, restriction=restriction)
+    ) and (info.data_interval.start.date() <= last):
+        intervals.append(previous := info.data_interval)
+    return intervals
+
+
+def scheduled_interval(dag, day: date):
+    """The data interval the scheduler gives the run for partition `day` (the first starting that day)."""
+    intervals = scheduled_intervals(dag, day, day)
+    if not intervals:
         raise ValueError(f"{dag.dag_id}: no scheduled run starts on {day}")
-    return info.data_interval
+    return intervals[0]
 
 
 def run_day(dag, day: date):
     """Run `dag` once for the partition of `day`, as the scheduler would.
 
-    `dag.test(logical_date=X)` runs the data interval that ends at X.
+    `run_once(dag, X)` runs the data interval that ends at X.
     """
     return run_once(dag, scheduled_interval(dag, day).end)
 
 
-if __name__ == "__main__":  # `make airflow`: the UI and REST API on :8080
+@contextmanager
+def output_to(path: Path) -> Iterator[None]:
+    """Send this process's stdout and stderr (Airflow's task logs included) to `path`.
+
+    File-descriptor level, since Airflow's loggers hold their own handles on the streams.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run(name: str, first: date, last: date) -> int:
+    """`make run`: the DAG's scheduled runs starting from `first` to `last`, here, one after another.
+
+    Loads history or re-scores a period without a running scheduler; each run is a real
+    Airflow run (`dag.test`) with its task logs in STATE_DIR/run-airflow.log.
+    """
+    from .warehouse import migrate
+
+    settings = Settings.from_env()
+    configure(settings)
+    migrate(settings)
+    log = settings.state_dir / "run-airflow.log"
+    with output_to(log):
+        dag = load_dags()[f"{{ cookiecutter.project }}_{name}"]
+    intervals = scheduled_intervals(dag, first, last)
+    if not intervals:
+        print(f"{dag.dag_id}: no scheduled run starts between {first} and {last}")
+        return 1
+    print(f"{dag.dag_id}: {len(intervals)} run(s), task logs in {log}")
+    failed = 0
+    for interval in intervals:
+        with output_to(log):
+            state = run_once(dag, interval.end).state
+        failed += state != "success"
+        print(f"  {interval.start:%Y-%m-%d %H:%M} -> {interval.end:%Y-%m-%d %H:%M}: {state}")
+    return 1 if failed else 0
+
+
+def standalone() -> None:
+    """`make airflow`: the UI and REST API on :8080, for scheduling and backfills."""
     from .warehouse import migrate
 
     settings = Settings.from_env()
@@ -105,3 +169,24 @@ if __name__ == "__main__":  # `make airflow`: the UI and REST API on :8080
     bin_dir = os.path.dirname(sys.executable)  # standalone starts `airflow` subprocesses by name
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
     os.execv(os.path.join(bin_dir, "airflow"), ["airflow", "standalone"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="local_airflow", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("standalone", help="the Airflow UI and API (make airflow)")
+    runs = commands.add_parser("run", help="run a DAG here for each scheduled interval (make run)")
+    runs.add_argument("dag", choices=["daily", "retrain"])
+    runs.add_argument("start", type=date.fromisoformat, help="first interval start date, YYYY-MM-DD")
+    runs.add_argument(
+        "end", type=date.fromisoformat, nargs="?", help="last interval start date (default: start)"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.dag, args.start, args.end or args.start)
+    standalone()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

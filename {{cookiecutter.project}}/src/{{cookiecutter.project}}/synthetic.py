@@ -17,10 +17,14 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
+from psycopg2 import sql
 
+from .config import Settings
 from .datasets import Column, Dataset
+from .interval import Interval
 from .model import KIND
 from .model.contract import CONTRACT
+from .sources import open_source
 
 NULL_SHARE = 0.02  # of a nullable column's values, so that NULL paths run
 DEFECTS = ("nulls", "out_of_range", "duplicates", "renamed_column", "extra_column", "empty")
@@ -74,6 +78,15 @@ def labels(observed: date, labelled: date, entities: int = 100, seed: int = 0) -
     return frame.astype(dataset.dtypes)
 
 
+def seed_source(settings: Settings, days: list[date], features_of, labels_of) -> None:
+    """Publish to the configured source, for each day, `features_of(day)` as its features batch
+    and `labels_of(day)` as the labels observed that day, as the upstream systems would."""
+    source = open_source(settings)
+    for day in days:
+        source.publish(CONTRACT.features, Interval.day(day), features_of(day))
+        source.publish(CONTRACT.labels, Interval.day(day), labels_of(day))
+
+
 def with_defect(
     frame: pd.DataFrame, defect: str, column: str | None = None, dataset: Dataset = CONTRACT.features
 ) -> pd.DataFrame:
@@ -117,6 +130,68 @@ def column_for(defect: str, dataset: Dataset = CONTRACT.features) -> str | None:
     return (required or [c.name for c in plain])[0]
 
 
+def source_table_sql(dataset: Dataset, schema: str, day: date, n: int) -> sql.Composed:
+    """SQL that (re)creates `schema.<dataset name>` as a source table holding `n` valid rows of
+    `day`, made by PostgreSQL from generate_series: millions in seconds, for the benchmarks.
+
+    The values follow the same rules as `rows` (types, ranges, allowed values, a unique
+    key, a few NULLs where the contract allows them), drawn arithmetically from the row number.
+    """
+    rules = business_rules() if dataset is CONTRACT.features else {}
+    table = sql.Identifier(schema, dataset.name)
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in dataset.columns
+    )
+    values = sql.SQL(", ").join(
+        _sql_value(c, dataset, day, rules.get(c.name, {}), _PRIMES[i % len(_PRIMES)])
+        for i, c in enumerate(dataset.columns)
+    )
+    return sql.SQL(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({columns});"
+        " INSERT INTO {table} SELECT {values} FROM generate_series(1, {n}) AS i"
+    ).format(table=table, columns=columns, values=values, n=sql.Literal(n))
+
+
+_PRIMES = (7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
+
+
+def _sql_value(column: Column, dataset: Dataset, day: date, rule: dict, step: int) -> sql.Composable:
+    kind, n = column.kind.pandas, sql.SQL(f"(i * {step})")
+    low = 0 if rule.get("min") is None else rule["min"]
+    high = low + 100 if rule.get("max") is None else rule["max"]
+    if column.name == CONTRACT.key:
+        first = 1 if rule.get("min") is None else int(rule["min"])
+        return (
+            sql.SQL(f"i + {first - 1}") if column.type != "text" else sql.SQL("'e' || lpad(i::text, 9, '0')")
+        )
+    if column.name == dataset.date_column:
+        return sql.SQL("{}::date").format(sql.Literal(day.isoformat()))
+    if "in" in rule:
+        choices = sql.SQL(", ").join(map(sql.Literal, rule["in"]))
+        value = sql.SQL("(ARRAY[{}])[1 + {} % {}]").format(choices, n, sql.Literal(len(rule["in"])))
+    elif kind == "Int64":
+        value = sql.SQL("{} + {} % {}").format(
+            sql.Literal(int(low)), n, sql.Literal(int(high) - int(low) + 1)
+        )
+    elif kind == "Float64":
+        value = sql.SQL("round(({} + ({} % 10000) / 10000.0 * {})::numeric, 2)::float8").format(
+            sql.Literal(low), n, sql.Literal(high - low)
+        )
+    elif kind == "boolean":
+        value = sql.SQL("{} % 2 = 0").format(n)
+    elif kind == "string":
+        value = sql.SQL("{} || ({} % 4)").format(sql.Literal(f"{column.name}_"), n)
+    elif kind.startswith("datetime64[us, UTC"):
+        value = sql.SQL("{}::timestamptz + ({} % 86400) * interval '1 second'").format(
+            sql.Literal(f"{day.isoformat()} 00:00:00+00"), n
+        )
+    else:
+        value = sql.SQL("{}::date - ({} % 365)").format(sql.Literal(day.isoformat()), n)
+    if column.nullable:
+        value = sql.SQL("CASE WHEN i % 997 = 0 THEN NULL ELSE {} END").format(value)
+    return value
+
+
 # --------------------------------------------------------------------------- values
 
 
@@ -136,10 +211,18 @@ def _values(column: Column, dataset: Dataset, day: date, n: int, rng: np.random.
     return values
 
 
+def key_capacity() -> int | None:
+    """How many entities a partition can hold when the business rules bound the key's range."""
+    rule = business_rules().get(CONTRACT.key, {})
+    if rule.get("min") is None or rule.get("max") is None:
+        return None
+    return int(rule["max"]) - int(rule["min"]) + 1
+
+
 def _keys(column: Column, n: int, rule: dict) -> pd.Series:
     if column.type == "text":
         return pd.Series([f"e{i:07d}" for i in range(1, n + 1)])
-    first = int(rule.get("min") or 1)
+    first = 1 if rule.get("min") is None else int(rule["min"])
     return pd.Series(np.arange(first, first + n, dtype="int64"))
 
 

@@ -84,10 +84,15 @@ def load_window(settings: Settings, start: date, end: date) -> pd.DataFrame:
         return staging.read(conn, query, (features.name, start, end), dtypes)
 
 
+def held_out_days(days: int) -> int:
+    """How many of `days` labelled days are held out (model/window.py)."""
+    return window.HOLDOUT_DAYS or max(1, int(days * window.HOLDOUT_FRACTION))
+
+
 def split(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit on the earlier days, hold out the latest ones (model/window.py says how many)."""
     days = np.sort(data["data_date"].unique())
-    held = window.HOLDOUT_DAYS or max(1, int(len(days) * window.HOLDOUT_FRACTION))
+    held = held_out_days(len(days))
     if held >= len(days):
         raise NotEnoughData(f"{len(days)} labelled day(s): none left to fit on after a {held}-day holdout")
     cutoff = days[-held]

@@ -33,7 +33,7 @@ from ..config import PROJECT_ROOT, Settings
 from ..datasets import Contract
 from ..model.contract import CONTRACT
 from .connection import transaction
-from .migrate import alembic_config, migrate
+from .migrate import MIGRATIONS, alembic_config, migrate
 
 SQL_TYPES = {
     "bigint": BigInteger,
@@ -87,7 +87,7 @@ def include_object(obj, name: str, type_: str, reflected: bool, compare_to) -> b
     return table.startswith("staging_") and table not in CORE_TABLES
 
 
-def differences(settings: Settings) -> list:
+def differences(settings: Settings, contract: Contract = CONTRACT) -> list:
     """How the migrated schema of `settings` differs from the contract; [] when they agree."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -95,7 +95,7 @@ def differences(settings: Settings) -> list:
     with alembic_config(settings) as cfg:
         conn = cfg.attributes["connection"]
         context = MigrationContext.configure(conn, opts={"include_object": include_object})
-        return compare_metadata(context, contract_metadata())
+        return compare_metadata(context, contract_metadata(contract))
 
 
 def keep_dependent_views(connection):
@@ -124,8 +124,10 @@ def keep_dependent_views(connection):
     return process
 
 
-def generate(settings: Settings, message: str) -> Path | None:
-    """Write a revision taking the warehouse from the latest migration to the contract.
+def generate(
+    settings: Settings, message: str, contract: Contract = CONTRACT, migrations: Path = MIGRATIONS
+) -> Path | None:
+    """Write a revision into `migrations` taking the warehouse from the latest one to `contract`.
 
     Works in a scratch schema (dropped afterwards) so no real data is touched; returns
     the new file, or None when the migrations already match the contract.
@@ -134,14 +136,14 @@ def generate(settings: Settings, message: str) -> Path | None:
     from alembic.script import ScriptDirectory
 
     scratch = replace(settings, schema=f"migration_{uuid.uuid4().hex[:10]}")
-    migrate(scratch)
+    migrate(scratch, migrations=migrations)
     try:
-        if not differences(scratch):
+        if not differences(scratch, contract):
             return None
-        with alembic_config(scratch) as cfg:
+        with alembic_config(scratch, migrations) as cfg:
             numbers = [int(r.revision) for r in ScriptDirectory.from_config(cfg).walk_revisions()]
             cfg.attributes.update(
-                target_metadata=contract_metadata(),
+                target_metadata=contract_metadata(contract),
                 include_object=include_object,
                 process_revision_directives=keep_dependent_views(cfg.attributes["connection"]),
             )

@@ -12,17 +12,17 @@ from .connection import connect
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def migrate(settings: Settings, revision: str = "head") -> None:
+def migrate(settings: Settings, revision: str = "head", migrations: Path = MIGRATIONS) -> None:
     """Bring the warehouse schema to `revision`; a no-op when it is there already."""
     from alembic import command
 
-    with alembic_config(settings) as cfg:
+    with alembic_config(settings, migrations) as cfg:
         command.upgrade(cfg, revision)
 
 
 @contextmanager
-def alembic_config(settings: Settings) -> Iterator:
-    """An Alembic Config whose migrations run on one connection to the settings' schema."""
+def alembic_config(settings: Settings, migrations: Path = MIGRATIONS) -> Iterator:
+    """An Alembic Config whose `migrations` run on one connection to the settings' schema."""
     from alembic.config import Config
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
@@ -31,7 +31,7 @@ def alembic_config(settings: Settings) -> Iterator:
     # WarehouseUnavailable as every other stage when the warehouse is down.
     engine = create_engine("postgresql+psycopg2://", creator=lambda: connect(settings), poolclass=NullPool)
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(migrations))
     try:
         with engine.connect() as conn:
             cfg.attributes.update(connection=conn, schema=settings.schema)
