@@ -40,6 +40,7 @@ DAY = date(2025, 3, 3)
 RATIO_TARGET = 0.3  # ours / psql rows per second, at the smallest size
 RSS_TARGET = 1.3  # peak RSS at the largest size / at the smallest
 
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -213,7 +214,7 @@ def run_psql(env: dict[str, str], n: int) -> dict:
     columns = ", ".join(f'"{c}"' for c in dataset.names)
     date = f'"{dataset.date_column}"'
     where = f"{date} >= DATE '{DAY}' AND {date} < DATE '{DAY + timedelta(days=1)}'"
-    select = f'SELECT DATE \'{DAY}\', {columns} FROM {src}."{dataset.name}" WHERE {where}'  # noqa: S608
+    select = f"SELECT DATE '{DAY}', {columns} FROM {src}.\"{dataset.name}\" WHERE {where}"  # noqa: S608
     copy_out = f"\\copy ({select}) TO '{data}'"
     copy_in = f"\\copy {wh}.psql_staging (data_date, {columns}) FROM '{data}'"
     quiesce(env)

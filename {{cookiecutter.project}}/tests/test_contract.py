@@ -51,7 +51,9 @@ def test_predictions_are_keyed_by_the_contracts_key_type(settings, sql):
 def test_synthetic_rows_pass_the_contract_and_the_business_rules(tmp_path):
     day = date(2025, 3, 3)
     rules = base_rules(FEATURES, KEY) + expectations.expectations()
-    result = validate_frame(features(day, capped(300)), rules, suite_name="t", run_name="t", reports_dir=tmp_path)
+    result = validate_frame(
+        features(day, capped(300)), rules, suite_name="t", run_name="t", reports_dir=tmp_path
+    )
     assert result.success, result.failures
     known = labels(day, day, capped(300))
     assert list(known.columns) == LABELS.names and known[CONTRACT.label].notna().all()
