@@ -73,8 +73,9 @@ def labels(observed: date, labelled: date, entities: int = 100, seed: int = 0) -
     if KIND == "classification":
         label = (rng.random(entities) < 1 / (1 + np.exp(-2.5 * signal))).astype(float)
     else:
-        label = np.round(20 + 5 * signal + rng.normal(0, 1, entities), 3)
-    frame[CONTRACT.label] = label
+        label = 20 + 5 * signal + rng.normal(0, 1, entities)
+    kind = dataset.column(CONTRACT.label).kind.pandas
+    frame[CONTRACT.label] = label > 0.5 if kind == "boolean" else np.round(label, 0 if kind == "Int64" else 3)
     return frame.astype(dataset.dtypes)
 
 
