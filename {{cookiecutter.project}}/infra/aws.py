@@ -56,7 +56,15 @@ class Environment:
         self.compute = Compute(plan, session, self.network.group_id, wait)
 
     def steps(self) -> list[Step]:
-        parts = (self.storage, self.network, self.credentials, self.database, self.broker, self.identity, self.compute)
+        parts = (
+            self.storage,
+            self.network,
+            self.credentials,
+            self.database,
+            self.broker,
+            self.identity,
+            self.compute,
+        )
         return [step for part in parts for step in part.steps()]
 
     def find(self, step: Step):
@@ -110,7 +118,11 @@ def deploy(environment: Environment) -> Iterator[Line]:
     if instance is None:
         raise Refused("no instance yet: run apply first (its first boot installs the release)")
     manifest = environment.storage.upload(build(environment.storage.source))
-    yield "uploaded", "s3 object", f"s3://{environment.plan.bucket}/{manifest['key']} sha256 {manifest['sha256']}"
+    yield (
+        "uploaded",
+        "s3 object",
+        f"s3://{environment.plan.bucket}/{manifest['key']} sha256 {manifest['sha256']}",
+    )
     command = environment.ssm.send_command(
         InstanceIds=[instance["InstanceId"]],
         DocumentName="AWS-RunShellScript",
@@ -137,8 +149,16 @@ def destroy(
             f"protect is on for {', '.join(protected)}: run `apply --env {environment.plan.env} --no-protect` "
             "first, which lifts deletion and termination protection"
         )
-    keep = {id(step) for step, found in doomed if step.kind == "s3 bucket" and step.holds_data(found) and not delete_data}
-    data = [f"{step.kind} {step.name}" for step, found in doomed if id(step) not in keep and step.holds_data(found)]
+    keep = {
+        id(step)
+        for step, found in doomed
+        if step.kind == "s3 bucket" and step.holds_data(found) and not delete_data
+    }
+    data = [
+        f"{step.kind} {step.name}"
+        for step, found in doomed
+        if id(step) not in keep and step.holds_data(found)
+    ]
     if data and not confirm(data):
         raise Refused(
             f"{', '.join(data)} hold data: type the environment name when asked, or pass --yes --allow-data-loss "
@@ -167,7 +187,9 @@ def confirmation(env: str, yes: bool, allow_data_loss: bool) -> Callable[[list[s
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m infra.aws", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("plan", "apply", "deploy", "destroy"))
-    parser.add_argument("--env", required=True, help="environment name (prod, staging, ...): names derive from it")
+    parser.add_argument(
+        "--env", required=True, help="environment name (prod, staging, ...): names derive from it"
+    )
     parser.add_argument("--bucket", help="data bucket (default <project>-<env>-<account>-data)")
     parser.add_argument(
         "--protect",
@@ -183,12 +205,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--vpc-id", help="VPC (default: the region's default VPC)")
     parser.add_argument("--subnet-id", help="subnet of the host (default: one of the VPC's default subnets)")
     parser.add_argument("--db-subnet-group", help="RDS subnet group (needed outside the default VPC)")
-    parser.add_argument("--cache-node-type", default="cache.t4g.micro", help="executor celery: broker node type")
-    parser.add_argument("--cache-subnet-group", help="executor celery: ElastiCache subnet group (outside the default VPC)")
+    parser.add_argument(
+        "--cache-node-type", default="cache.t4g.micro", help="executor celery: broker node type"
+    )
+    parser.add_argument(
+        "--cache-subnet-group", help="executor celery: ElastiCache subnet group (outside the default VPC)"
+    )
     parser.add_argument("--no-wait", action="store_true", help="do not wait for RDS / EC2 state changes")
     parser.add_argument("--yes", action="store_true", help="destroy: never prompt")
-    parser.add_argument("--allow-data-loss", action="store_true", help="destroy: with --yes, delete the database")
-    parser.add_argument("--delete-data", action="store_true", help="destroy: also empty and delete the buckets")
+    parser.add_argument(
+        "--allow-data-loss", action="store_true", help="destroy: with --yes, delete the database"
+    )
+    parser.add_argument(
+        "--delete-data", action="store_true", help="destroy: also empty and delete the buckets"
+    )
     return parser.parse_args(argv)
 
 
@@ -206,14 +236,18 @@ OPTIONS = (
 )
 
 
-def main(argv: list[str] | None = None, session: boto3.Session | None = None, source: Path = PROJECT_ROOT) -> int:
+def main(
+    argv: list[str] | None = None, session: boto3.Session | None = None, source: Path = PROJECT_ROOT
+) -> int:
     args = parse_args(argv)
     settings = Settings.from_env()
     session = session or boto3.Session(region_name=settings.aws_region)
     try:
         account = session.client("sts").get_caller_identity()["Account"]
         options = {key: getattr(args, key) for key in OPTIONS}
-        the_plan = Plan(PROJECT, args.env, settings.aws_region, account, args.bucket, ami_id=args.ami, **options)
+        the_plan = Plan(
+            PROJECT, args.env, settings.aws_region, account, args.bucket, ami_id=args.ami, **options
+        )
     except (ValueError, NoCredentialsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -26,16 +26,23 @@ class Broker:
                 self.plan.broker,
                 self.find,
                 self.create,
-                tags=lambda found: tag_dict(self.cache.list_tags_for_resource(ResourceName=found["ARN"])["TagList"]),
+                tags=lambda found: tag_dict(
+                    self.cache.list_tags_for_resource(ResourceName=found["ARN"])["TagList"]
+                ),
                 delete=self.delete,
                 drift=self.drift,
             )
         ]
 
     def find(self) -> dict | None:
-        return get(
-            self.cache.describe_replication_groups, "ReplicationGroups", 0, ReplicationGroupId=self.plan.broker
+        """The broker, unless it is being deleted (its security group frees up once it is gone)."""
+        group = get(
+            self.cache.describe_replication_groups,
+            "ReplicationGroups",
+            0,
+            ReplicationGroupId=self.plan.broker,
         )
+        return None if group is None or group["Status"] == "deleting" else group
 
     def create(self) -> None:
         p = self.plan
@@ -56,8 +63,16 @@ class Broker:
         )
 
     def drift(self, group: dict) -> list[str]:
-        wanted = {"TransitEncryptionEnabled": "TLS", "AuthTokenEnabled": "AUTH", "AtRestEncryptionEnabled": "encryption at rest"}
-        return [f"{label} off (recreate the broker: destroy it, then apply)" for key, label in wanted.items() if not group.get(key)]
+        wanted = {
+            "TransitEncryptionEnabled": "TLS",
+            "AuthTokenEnabled": "AUTH",
+            "AtRestEncryptionEnabled": "encryption at rest",
+        }
+        return [
+            f"{label} off (recreate the broker: destroy it, then apply)"
+            for key, label in wanted.items()
+            if not group.get(key)
+        ]
 
     def delete(self, group: dict) -> str:
         self.cache.delete_replication_group(ReplicationGroupId=self.plan.broker, RetainPrimaryCluster=False)

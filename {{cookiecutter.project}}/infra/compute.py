@@ -57,7 +57,9 @@ class Compute:
                 p.restarter,
                 lambda: get(self.events.describe_rule, Name=p.restarter),
                 self.put_rule,
-                tags=lambda found: tag_dict(self.events.list_tags_for_resource(ResourceARN=found["Arn"])["Tags"]),
+                tags=lambda found: tag_dict(
+                    self.events.list_tags_for_resource(ResourceARN=found["Arn"])["Tags"]
+                ),
                 delete=self.delete_rule,
                 drift=self.rule_drift,
                 fix=lambda found: self.put_rule(),
@@ -134,10 +136,17 @@ class Compute:
             BlockDeviceMappings=[
                 {
                     "DeviceName": root,
-                    "Ebs": {"VolumeSize": 30, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True},
+                    "Ebs": {
+                        "VolumeSize": 30,
+                        "VolumeType": "gp3",
+                        "Encrypted": True,
+                        "DeleteOnTermination": True,
+                    },
                 }
             ],
-            TagSpecifications=[{"ResourceType": kind, "Tags": p.tags(p.host)} for kind in ("instance", "volume")],
+            TagSpecifications=[
+                {"ResourceType": kind, "Tags": p.tags(p.host)} for kind in ("instance", "volume")
+            ],
             **options,
         )
         for attempt in range(12):  # a new instance profile takes a few seconds to reach EC2
@@ -160,7 +169,9 @@ class Compute:
         if instance.get("MetadataOptions", {}).get("HttpTokens") != "required":
             found.append("IMDSv1 allowed")
         if self.termination_protected(instance) != self.plan.protect:
-            found.append(f"termination protection {'off' if self.plan.protect else 'on'} (protect is {self.plan.protect})")
+            found.append(
+                f"termination protection {'off' if self.plan.protect else 'on'} (protect is {self.plan.protect})"
+            )
         return found
 
     def fix(self, instance: dict) -> None:

@@ -64,7 +64,9 @@ class Database:
 
     # Parameter group ------------------------------------------------------------------------
     def find_parameters(self) -> dict | None:
-        return get(self.rds.describe_db_parameter_groups, "DBParameterGroups", 0, DBParameterGroupName=self.plan.db)
+        return get(
+            self.rds.describe_db_parameter_groups, "DBParameterGroups", 0, DBParameterGroupName=self.plan.db
+        )
 
     def create_parameters(self) -> None:
         self.rds.create_db_parameter_group(
@@ -162,7 +164,9 @@ class Database:
             return "deleting"
         snapshot = f"{self.plan.db}-final-{datetime.now(UTC):%Y%m%d%H%M%S}"
         self.rds.delete_db_instance(
-            DBInstanceIdentifier=self.plan.db, FinalDBSnapshotIdentifier=snapshot, DeleteAutomatedBackups=False
+            DBInstanceIdentifier=self.plan.db,
+            FinalDBSnapshotIdentifier=snapshot,
+            DeleteAutomatedBackups=False,
         )
         if self.wait:  # the parameter and security groups go next
             self.rds.get_waiter("db_instance_deleted").wait(

@@ -54,7 +54,9 @@ def postgres_url(scheme: str, login: dict, endpoint: dict, database: str, tls: d
     return f"{scheme}://{credentials}@{endpoint['Address']}:{endpoint['Port']}/{database}?{urlencode(tls)}"
 
 
-def database_env(endpoint: dict, airflow: dict, pipeline: dict, warehouse: str, ca_bundle: str) -> dict[str, str]:
+def database_env(
+    endpoint: dict, airflow: dict, pipeline: dict, warehouse: str, ca_bundle: str
+) -> dict[str, str]:
     """URLs for psycopg2 (libpq's sslmode/sslrootcert) and asyncpg, which takes `ssl=<mode>` and
     reads the CA bundle from PGSSLROOTCERT: it refuses libpq's `sslmode=` keyword."""
     libpq = {"sslmode": "verify-full", "sslrootcert": ca_bundle}
@@ -89,7 +91,9 @@ def broker_url(group: dict, auth: dict) -> str:
 
 def secrets_env(session, env: dict[str, str]) -> dict[str, str]:
     """What the host's secrets add to `env`, which holds the settings of airflow.env."""
-    db = session.client("rds").describe_db_instances(DBInstanceIdentifier=env["DB_INSTANCE_ID"])["DBInstances"][0]
+    db = session.client("rds").describe_db_instances(DBInstanceIdentifier=env["DB_INSTANCE_ID"])[
+        "DBInstances"
+    ][0]
     if "Endpoint" not in db:
         raise SystemExit(f"{env['DB_INSTANCE_ID']} has no endpoint yet (status {db['DBInstanceStatus']})")
     secrets = session.client("secretsmanager")
@@ -107,7 +111,9 @@ def secrets_env(session, env: dict[str, str]) -> dict[str, str]:
     added.update(airflow_keys(secret("AIRFLOW_KEYS_SECRET")))
     if env.get("BROKER_ID"):
         group = session.client("elasticache").describe_replication_groups(ReplicationGroupId=env["BROKER_ID"])
-        added["AIRFLOW__CELERY__BROKER_URL"] = broker_url(group["ReplicationGroups"][0], secret("BROKER_SECRET"))
+        added["AIRFLOW__CELERY__BROKER_URL"] = broker_url(
+            group["ReplicationGroups"][0], secret("BROKER_SECRET")
+        )
     else:
         del added["AIRFLOW__CELERY__RESULT_BACKEND"]
     return added

@@ -61,11 +61,16 @@ def host_policy(plan: Plan, partition: str = "aws") -> dict:
         allow("Artifacts", ["s3:GetObject", "s3:PutObject"], f"{arn}/artifacts/*", ours),
         allow("SessionLogs", ["s3:PutObject"], f"{logs}/ssm-sessions/*", ours),
         allow("SessionLogEncryption", ["s3:GetEncryptionConfiguration"], logs, ours),
-        allow("FindDatabase", ["rds:DescribeDBInstances"], f"arn:{partition}:rds:{region_account}:db:{plan.db}"),
+        allow(
+            "FindDatabase", ["rds:DescribeDBInstances"], f"arn:{partition}:rds:{region_account}:db:{plan.db}"
+        ),
         allow(
             "HostSecrets",
             ["secretsmanager:GetSecretValue"],
-            [f"arn:{partition}:secretsmanager:{region_account}:secret:{name}-??????" for name in host_secrets(plan)],
+            [
+                f"arn:{partition}:secretsmanager:{region_account}:secret:{name}-??????"
+                for name in host_secrets(plan)
+            ],
         ),
         # These actions take no resource: the agent registers and opens its channels.
         allow("SessionManagerAndRunCommand", SSM_AGENT, "*"),

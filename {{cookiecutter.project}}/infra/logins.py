@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None, session: boto3.Session | None = None) ->
         create_logins(conn, settings.schema, {name: secret(plan.secret(f"login-{name}")) for name in LOGINS})
     conn.close()
     migrate(replace(settings, warehouse_url=url))
-    print(f"logins {', '.join(plan.login(name) for name in LOGINS)} ready; warehouse migrated", file=sys.stderr)
+    print(
+        f"logins {', '.join(plan.login(name) for name in LOGINS)} ready; warehouse migrated", file=sys.stderr
+    )
     return 0
 
 

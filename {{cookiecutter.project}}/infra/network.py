@@ -23,7 +23,9 @@ class Network:
         groups = [(p.host, "Airflow host: no inbound, use SSM Session Manager", None)]
         groups.append((p.db, "PostgreSQL from the Airflow host only", PORTS["db"]))
         if p.celery:
-            groups.append((p.broker, "Celery broker (Redis protocol) from the Airflow host only", PORTS["broker"]))
+            groups.append(
+                (p.broker, "Celery broker (Redis protocol) from the Airflow host only", PORTS["broker"])
+            )
         return [self._group_step(name, description, port) for name, description, port in groups]
 
     def _group_step(self, name: str, description: str, port: int | None) -> Step:
@@ -67,7 +69,9 @@ class Network:
             TagSpecifications=[{"ResourceType": "security-group", "Tags": self.plan.tags(name)}],
         )
         if port:
-            self.ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=self.ingress(port))
+            self.ec2.authorize_security_group_ingress(
+                GroupId=group["GroupId"], IpPermissions=self.ingress(port)
+            )
 
     def ingress(self, port: int | None) -> list[dict]:
         if port is None:
@@ -92,9 +96,13 @@ class Network:
 
     def fix(self, group: dict, port: int | None) -> None:
         if group["IpPermissions"]:
-            self.ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=group["IpPermissions"])
+            self.ec2.revoke_security_group_ingress(
+                GroupId=group["GroupId"], IpPermissions=group["IpPermissions"]
+            )
         if port:
-            self.ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=self.ingress(port))
+            self.ec2.authorize_security_group_ingress(
+                GroupId=group["GroupId"], IpPermissions=self.ingress(port)
+            )
 
     def delete_group(self, group: dict) -> str:
         try:

@@ -67,7 +67,9 @@ class Plan:
 
     def __post_init__(self) -> None:
         if not _ENV_NAME.match(self.env):
-            raise ValueError(f"--env {self.env!r}: up to 12 lowercase letters and digits, e.g. prod or staging")
+            raise ValueError(
+                f"--env {self.env!r}: up to 12 lowercase letters and digits, e.g. prod or staging"
+            )
 
     @property
     def prefix(self) -> str:

@@ -17,7 +17,9 @@ from .plan import PROJECT_ROOT, RELEASE_MANIFEST, Plan, Refused
 from .release import Release, build
 from .steps import NOT_FOUND, Step, code, get, tag_dict
 
-BLOCK_ALL = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
+BLOCK_ALL = dict.fromkeys(
+    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+)
 LOG_PREFIXES = {"access": "s3-access/", "sessions": "ssm-sessions/"}
 
 
@@ -87,7 +89,9 @@ class Storage:
             self.s3.create_bucket(Bucket=bucket, **where)
         except ClientError as exc:
             if code(exc) == "BucketAlreadyExists":  # taken since find_bucket looked
-                raise Refused(f"s3 bucket {bucket} was just created by another account: use --bucket") from exc
+                raise Refused(
+                    f"s3 bucket {bucket} was just created by another account: use --bucket"
+                ) from exc
             raise
         self.s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": self.plan.tags(bucket)}, **self.owner)
         self.harden(bucket, logs)
@@ -101,7 +105,10 @@ class Storage:
             Bucket=bucket,
             ServerSideEncryptionConfiguration={
                 "Rules": [
-                    {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}
+                    {
+                        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                        "BucketKeyEnabled": True,
+                    }
                 ]
             },
             **owner,
@@ -200,7 +207,9 @@ class Storage:
     def delete_bucket(self, bucket: str) -> str:
         objects = self.versions(bucket)
         for start in range(0, len(objects), 1000):
-            self.s3.delete_objects(Bucket=bucket, Delete={"Objects": objects[start : start + 1000]}, **self.owner)
+            self.s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": objects[start : start + 1000]}, **self.owner
+            )
         self.s3.delete_bucket(Bucket=bucket, **self.owner)
         return "deleted"
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from infra_moto import ACCOUNT, account, checkout, infra_module, plan_for, run, statuses  # noqa: F401
+from infra_moto import ACCOUNT, infra_module, plan_for, run, statuses
 
 N = {"local": 17, "celery": 20}["{{ cookiecutter.executor }}"]  # resources of one environment
+
+pytest_plugins = ["infra_moto"]  # the fake account and the checkout to release
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +79,14 @@ def test_long_project_names_with_a_shared_prefix_stay_apart(account, checkout, m
     """Acceptance: two projects whose names share 40+ characters apply and destroy independently."""
     plan = infra_module("plan")
     aws = infra_module("aws")
-    names = ["customer_lifetime_value_forecasting_for_retail_a", "customer_lifetime_value_forecasting_for_retail_b"]
+    names = [
+        "customer_lifetime_value_forecasting_for_retail_a",
+        "customer_lifetime_value_forecasting_for_retail_b",
+    ]
     first, second = (plan.Plan(n, "test", "eu-west-1", ACCOUNT) for n in names)
-    assert {first.db, first.host, first.bucket, first.broker}.isdisjoint({second.db, second.host, second.bucket, second.broker})
+    assert {first.db, first.host, first.bucket, first.broker}.isdisjoint(
+        {second.db, second.host, second.bucket, second.broker}
+    )
     assert max(len(first.db), len(first.bucket)) <= 63 and len(first.host) <= 64 and len(first.broker) <= 40
 
     for name in names:
@@ -99,7 +106,18 @@ def test_commands_refuse_resources_without_this_environments_tags(account, check
     s3.put_object(Bucket="unrelated-data", Key="precious.csv", Body=b"1")
 
     for command in ("plan", "apply", "deploy", "destroy"):
-        run(account, checkout, command, "--env", "other", "--bucket", "unrelated-data", "--delete-data", "--yes", code=2)
+        run(
+            account,
+            checkout,
+            command,
+            "--env",
+            "other",
+            "--bucket",
+            "unrelated-data",
+            "--delete-data",
+            "--yes",
+            code=2,
+        )
         assert "s3 bucket unrelated-data exists without the tags" in capsys.readouterr().err
     assert s3.get_object(Bucket="unrelated-data", Key="precious.csv")["Body"].read() == b"1"
 

@@ -6,8 +6,10 @@ import base64
 import json
 
 import pytest
+from infra_moto import ACCOUNT, infra_module, plan_for, run
 from psycopg2.extensions import parse_dsn
-from infra_moto import ACCOUNT, REGION, account, checkout, infra_module, plan_for, run  # noqa: F401
+
+pytest_plugins = ["infra_moto"]  # the fake account and the checkout to release
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +20,17 @@ def host(account, checkout):
 
 def test_host_has_no_inbound_imdsv2_and_no_secret_in_user_data(account, host):
     ec2 = account.client("ec2")
-    (reservation,) = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": [host.host]}])["Reservations"]
+    (reservation,) = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": [host.host]}])[
+        "Reservations"
+    ]
     (instance,) = reservation["Instances"]
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
     groups = {g["GroupName"]: g for g in ec2.describe_security_groups()["SecurityGroups"]}
     assert groups[host.host]["IpPermissions"] == []
     (rule,) = groups[host.db]["IpPermissions"]
-    assert [p["GroupId"] for p in rule["UserIdGroupPairs"]] == [groups[host.host]["GroupId"]] and rule["IpRanges"] == []
+    assert [p["GroupId"] for p in rule["UserIdGroupPairs"]] == [groups[host.host]["GroupId"]] and rule[
+        "IpRanges"
+    ] == []
 
     data = ec2.describe_instance_attribute(InstanceId=instance["InstanceId"], Attribute="userData")
     script = base64.b64decode(data["UserData"]["Value"]).decode()
@@ -70,7 +76,10 @@ def rotations_matched(account, rule: str, secret_arns: list[str]) -> list[str]:
         events.remove_targets(Rule=f"{rule}-probe", Ids=["probe"])
         events.delete_rule(Name=f"{rule}-probe")
         events.put_targets(Rule=rule, Targets=targets)
-    return [json.loads(m["Body"])["detail"]["additionalEventData"]["SecretId"] for m in messages.get("Messages", [])]
+    return [
+        json.loads(m["Body"])["detail"]["additionalEventData"]["SecretId"]
+        for m in messages.get("Messages", [])
+    ]
 
 
 def test_a_rotated_secret_restarts_airflow_with_the_new_value(account, host):
@@ -98,9 +107,14 @@ def test_a_rotated_secret_restarts_airflow_with_the_new_value(account, host):
 
 @pytest.mark.skipif("{{ cookiecutter.executor }}" != "celery", reason="the broker exists with executor celery")
 def test_celery_broker_is_tls_auth_and_reachable_from_the_host_only(account, host):
-    group = account.client("elasticache").describe_replication_groups(ReplicationGroupId=host.broker)["ReplicationGroups"][0]
+    group = account.client("elasticache").describe_replication_groups(ReplicationGroupId=host.broker)[
+        "ReplicationGroups"
+    ][0]
     assert group["TransitEncryptionEnabled"] and group["AtRestEncryptionEnabled"]
     ec2 = account.client("ec2")
     groups = {g["GroupName"]: g for g in ec2.describe_security_groups()["SecurityGroups"]}
     (rule,) = groups[host.broker]["IpPermissions"]
-    assert (rule["FromPort"], [p["GroupId"] for p in rule["UserIdGroupPairs"]]) == (6379, [groups[host.host]["GroupId"]])
+    assert (rule["FromPort"], [p["GroupId"] for p in rule["UserIdGroupPairs"]]) == (
+        6379,
+        [groups[host.host]["GroupId"]],
+    )

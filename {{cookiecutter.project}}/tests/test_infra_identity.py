@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from infra_moto import ACCOUNT, account, checkout, infra_module, plan_for, run  # noqa: F401
+from infra_moto import ACCOUNT, infra_module, plan_for, run
+
+pytest_plugins = ["infra_moto"]  # the fake account and the checkout to release
 
 
 def statements(policy: dict) -> dict[str, dict]:
@@ -31,7 +33,10 @@ def test_host_policy_is_least_privilege(account, checkout):
             assert statement["Condition"] == {"StringEquals": {"s3:ResourceAccount": ACCOUNT}}
     # Its own secrets only: never the master user's, nor the analysts' login.
     secrets = by_sid["HostSecrets"]["Resource"]
-    assert {s.rsplit(":", 1)[1] for s in secrets} >= {f"{p.prefix}/login-airflow-??????", f"{p.prefix}/login-pipeline-??????"}
+    assert {s.rsplit(":", 1)[1] for s in secrets} >= {
+        f"{p.prefix}/login-airflow-??????",
+        f"{p.prefix}/login-pipeline-??????",
+    }
     assert not any("analyst" in s or "rds!" in s for s in secrets)
 
 
@@ -40,7 +45,10 @@ def test_apply_removes_policies_added_to_the_host_role(account, checkout):
     p = plan_for("iamdrift")
     run(account, checkout, "apply", "--env", "iamdrift", "--no-wait")
     iam = account.client("iam")
-    broad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}]}
+    broad = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}],
+    }
     managed = iam.create_policy(PolicyName="broad", PolicyDocument=json.dumps(broad))
     iam.attach_role_policy(RoleName=p.host, PolicyArn=managed["Policy"]["Arn"])
     iam.put_role_policy(RoleName=p.host, PolicyName=p.host, PolicyDocument=json.dumps(broad))

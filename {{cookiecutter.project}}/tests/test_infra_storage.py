@@ -11,8 +11,10 @@ import tarfile
 
 import boto3
 import pytest
-from infra_moto import ACCOUNT, INFRA, account, checkout, fake_credentials, git, infra_module, plan_for, run  # noqa: F401
+from infra_moto import ACCOUNT, INFRA, fake_credentials, git, infra_module, plan_for, run
 from moto.server import ThreadedMotoServer
+
+pytest_plugins = ["infra_moto"]  # the fake account and the checkout to release
 
 
 def test_apply_in_account_b_refuses_a_bucket_account_a_created(account, checkout, monkeypatch, capsys):
@@ -21,7 +23,9 @@ def test_apply_in_account_b_refuses_a_bucket_account_a_created(account, checkout
     monkeypatch.setenv("MOTO_ACCOUNT_ID", victim)
     squat = plan_for("prod").__class__(plan_for("prod").project, "prod", "eu-west-1", victim).bucket
     monkeypatch.setenv("MOTO_ACCOUNT_ID", ACCOUNT)  # account A takes B's name first
-    account.client("s3").create_bucket(Bucket=squat, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    account.client("s3").create_bucket(
+        Bucket=squat, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
 
     monkeypatch.setenv("MOTO_ACCOUNT_ID", victim)
     run(account, checkout, "apply", "--env", "prod", code=2)
@@ -40,7 +44,11 @@ def test_buckets_are_locked_down_and_log_access(account, checkout):
         assert set(block.values()) == {True} and len(block) == 4
         rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
         assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-        (tls,) = [s for s in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"] if s["Effect"] == "Deny"]
+        (tls,) = [
+            s
+            for s in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+            if s["Effect"] == "Deny"
+        ]
         assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     logging = s3.get_bucket_logging(Bucket=p.bucket)["LoggingEnabled"]
     assert logging["TargetBucket"] == p.log_bucket
@@ -55,7 +63,11 @@ def test_apply_reports_and_fixes_security_drift_of_a_bucket(account, checkout):
     s3.delete_bucket_encryption(Bucket=p.bucket)
 
     storage = infra_module("storage").Storage(p, account)
-    assert storage.drift(p.bucket, logs=False) == ["public access not blocked", "no default encryption", "versioning off"]
+    assert storage.drift(p.bucket, logs=False) == [
+        "public access not blocked",
+        "no default encryption",
+        "versioning off",
+    ]
     planned = run(account, checkout, "plan", "--env", "drift")
     assert planned[1] == "drift" and s3.get_bucket_versioning(Bucket=p.bucket)["Status"] == "Suspended"
     assert run(account, checkout, "apply", "--env", "drift", "--no-wait")[1] == "fixed"
@@ -121,7 +133,10 @@ def fetch(tmp_path, plan) -> subprocess.CompletedProcess:
     env = {**os.environ, "DEPLOY_ENV_FILE": str(env_file), "DEPLOY_ROOT": str(tmp_path / "opt")}
     target = tmp_path / "release"
     return subprocess.run(
-        ["bash", str(INFRA / "deploy.sh"), "--fetch-only", str(target)], env=env, capture_output=True, text=True
+        ["bash", str(INFRA / "deploy.sh"), "--fetch-only", str(target)],
+        env=env,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -143,7 +158,9 @@ def test_deploy_sh_installs_only_the_release_the_manifest_names(moto_server, che
     s3.put_object(Bucket=p.bucket, Key=manifest["key"], Body=b"not the release")
     assert fetch(tmp_path / "swapped", p).returncode == 0  # ...is ignored: the manifest pins the version
     # ...and a manifest whose sha256 does not match the bytes is refused, nothing unpacked.
-    s3.put_object(Bucket=p.bucket, Key="releases/current.json", Body=json.dumps({**manifest, "sha256": "0" * 64}))
+    s3.put_object(
+        Bucket=p.bucket, Key="releases/current.json", Body=json.dumps({**manifest, "sha256": "0" * 64})
+    )
     refused = fetch(tmp_path / "bad", p)
     assert refused.returncode != 0 and "refused" in refused.stderr and "sha256" in refused.stderr
     assert not (tmp_path / "bad/release").exists()

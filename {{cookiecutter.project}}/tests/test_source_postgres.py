@@ -47,3 +47,18 @@ def test_hostile_parameters_are_bound_not_spliced(settings, sql, staged_days):
     assert warehouse_state(sql) == staged_days
     with pytest.raises(ConfigError, match="lowercase SQL identifier"):  # and the schema is an identifier
         replace(settings, source_schema="src; DROP TABLE x")
+
+
+def test_the_source_connection_is_read_only(settings, sql, staged_days, tmp_path):
+    """A query file that writes (here: advances a sequence upstream) is refused by PostgreSQL."""
+    sql(f"CREATE SEQUENCE {settings.source_schema}.counter")
+    (tmp_path / "customer_snapshots.sql").write_text(
+        "SELECT *, nextval('{source_schema}.counter') AS n FROM {source_schema}.customer_snapshots"
+        " WHERE snapshot_date >= %(start)s AND snapshot_date < %(end)s"
+    )
+    writing = replace(settings, source_queries_dir=tmp_path)
+
+    with pytest.raises(SourceError, match="read-only transaction"):
+        extract(writing, CUSTOMER_SNAPSHOTS, Interval.day(DAY), "write")
+    assert sql(f"SELECT last_value, is_called FROM {settings.source_schema}.counter") == [(1, False)]  # noqa: S608
+    assert warehouse_state(sql) == staged_days
