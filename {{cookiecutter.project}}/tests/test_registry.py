@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -118,6 +119,18 @@ def test_missing_artifact_is_refused_naming_the_version(settings, estimators):
     with pytest.raises(ModelUnavailable) as failure:
         registry.load(settings, version)
     assert version.version in str(failure.value) and version.artifact_uri in str(failure.value)
+
+
+def test_an_artifact_outside_artifacts_uri_is_never_read(settings, estimators, tmp_path):
+    """Whoever can write model_versions must not point the pipeline at another pickle."""
+    version = register(settings, estimators[0])
+    elsewhere = tmp_path / "elsewhere" / "model.joblib"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(Path(version.artifact_uri).read_bytes())  # even with the right sha256
+
+    for uri in (str(elsewhere), f"{settings.artifacts_uri}/../elsewhere/model.joblib"):
+        with pytest.raises(ModelUnavailable, match="not under ARTIFACTS_URI"):
+            registry.load(settings, replace(version, artifact_uri=uri))
 
 
 def test_promotion_retires_the_old_champion_and_is_recorded(settings, sql, estimators):

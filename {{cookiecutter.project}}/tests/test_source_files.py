@@ -128,6 +128,19 @@ def test_missing_folder_or_file_is_a_source_error_and_writes_nothing(settings, s
     assert warehouse_state(sql) == staged_days
 
 
+def test_a_symbolic_link_in_the_drop_folder_is_refused(settings, sql, staged_days, tmp_path):
+    secret = tmp_path / "elsewhere.csv"
+    secret.write_bytes(csv_bytes(features(DAY, entities=3)))
+    later = DAY + dt.timedelta(days=1)
+    link = settings.drop_dir / FEATURES.name / f"{later}.csv"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(secret)
+
+    with pytest.raises(SourceError, match="is a symbolic link"):
+        extract(settings, FEATURES, Interval.day(later), "link")
+    assert warehouse_state(sql) == staged_days
+
+
 # The valid part spans more than one of pyarrow's 1 MiB blocks, so that a ragged row
 # fails after chunks were copied: the rollback, not an early failure, keeps them out.
 VALID = csv_bytes(features(DAY, entities=45_000))

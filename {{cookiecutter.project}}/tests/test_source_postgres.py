@@ -46,3 +46,17 @@ def test_hostile_parameters_are_bound_not_spliced(settings, sql, staged_days):
     assert warehouse_state(sql) == staged_days
     with pytest.raises(ConfigError, match="lowercase SQL identifier"):  # and the schema is an identifier
         replace(settings, source_schema="src; DROP TABLE x")
+
+
+def test_the_source_connection_is_read_only(settings, sql, staged_days, tmp_path):
+    """A query file that writes (here: advances a sequence upstream) is refused by PostgreSQL."""
+    sql(f"CREATE SEQUENCE {settings.source_schema}.counter")
+    (tmp_path / f"{FEATURES.name}.sql").write_text(
+        f"SELECT *, nextval('{{source_schema}}.counter') AS n FROM {{source_schema}}.{FEATURES.name}"
+    )
+    writing = replace(settings, source_queries_dir=tmp_path)
+
+    with pytest.raises(SourceError, match="read-only transaction"):
+        extract(writing, FEATURES, Interval.day(DAY), "write")
+    assert sql(f"SELECT last_value, is_called FROM {settings.source_schema}.counter") == [(1, False)]  # noqa: S608
+    assert warehouse_state(sql) == staged_days

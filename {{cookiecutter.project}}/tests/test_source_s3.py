@@ -62,6 +62,20 @@ def test_reads_csv_and_parquet_objects_in_chunks_in_key_order(settings, s3):
     pd.testing.assert_frame_equal(got, conform(frame, FEATURES, DAY))
 
 
+def test_every_call_names_the_bucket_owner_when_set(settings, s3):
+    """S3_BUCKET_OWNER: a bucket of the same name in another account is never read (on AWS, 403)."""
+    publish(settings, DAY, features(DAY, entities=5))
+    source = open_source(replace(settings, s3_bucket_owner="123456789012"))
+    sent = []
+    source.client.meta.events.register(
+        "provide-client-params.s3",
+        lambda params, model, **kw: sent.append((model.name, params.get("ExpectedBucketOwner"))),
+    )
+    list(source.read(FEATURES, Interval.day(DAY)))
+    assert {"ListObjectsV2", "GetObject"} <= {name for name, _ in sent}
+    assert {owner for _, owner in sent} == {"123456789012"}
+
+
 def test_an_empty_prefix_is_an_error_not_an_empty_batch(settings, sql, s3, staged_days):
     later = DAY + dt.timedelta(days=1)
     with pytest.raises(SourceError, match=re.escape(f"no objects under {day_uri(settings, later)}")):

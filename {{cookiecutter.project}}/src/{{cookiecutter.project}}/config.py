@@ -51,6 +51,7 @@ class Settings:
     aws_region: str
     chunk_rows: int
     training_window_days: int | None  # None: the data scientists' model/window.py WINDOW_DAYS
+    s3_bucket_owner: str | None = None  # account ID every S3 call expects (ExpectedBucketOwner)
 
     def __post_init__(self) -> None:
         # Schema names are spliced into SQL as identifiers, so they must be plain.
@@ -84,6 +85,7 @@ class Settings:
             aws_region=env.get("AWS_REGION", "{{ cookiecutter.aws_region }}"),
             chunk_rows=chunk_rows,
             training_window_days=window,
+            s3_bucket_owner=env.get("S3_BUCKET_OWNER") or None,
         )
 
 

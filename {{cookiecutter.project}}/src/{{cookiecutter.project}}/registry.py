@@ -44,7 +44,9 @@ def register(
     data = buf.getvalue()
     sha = hashlib.sha256(data).hexdigest()
     version = f"{train_end:%Y%m%d}-{sha[:10]}"
-    uri = artifacts.put(settings.artifacts_uri, f"{version}/model.joblib", data, settings.aws_region)
+    uri = artifacts.put(
+        settings.artifacts_uri, f"{version}/model.joblib", data, settings.aws_region, settings.s3_bucket_owner
+    )
     with transaction(settings) as conn, conn.cursor() as cur:
         cur.execute(
             """INSERT INTO model_versions (version, model_kind, code_version, train_start,
@@ -76,9 +78,17 @@ def champion(settings: Settings) -> Version | None:
 
 
 def load(settings: Settings, version: Version):
-    """The fitted model of `version`, after checking its bytes against the registered sha256."""
+    """The fitted model of `version`, after checking its bytes against the registered sha256.
+
+    Only a file under ARTIFACTS_URI is read: a pickle is code, and model_versions names the file.
+    """
+    if not artifacts.within(version.artifact_uri, settings.artifacts_uri):
+        raise ModelUnavailable(
+            f"model {version.version}: {version.artifact_uri} is not under ARTIFACTS_URI "
+            f"({settings.artifacts_uri}); refusing to read it"
+        )
     try:
-        data = artifacts.get(version.artifact_uri, settings.aws_region)
+        data = artifacts.get(version.artifact_uri, settings.aws_region, settings.s3_bucket_owner)
     except Exception as exc:  # missing file, S3 error: same remedy for the operator
         raise ModelUnavailable(f"model {version.version}: cannot read {version.artifact_uri}: {exc}") from exc
     digest = hashlib.sha256(data).hexdigest()

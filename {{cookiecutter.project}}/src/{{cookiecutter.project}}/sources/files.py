@@ -57,6 +57,10 @@ class FileSource:
         incoming = self.root / dataset.name
         for folder in (incoming, self.archive(dataset)):
             found = [folder / f"{day.isoformat()}{suffix}" for suffix in formats.SUFFIXES]
+            # A link could point anywhere the pipeline may read: only plain files are data.
+            links = [path for path in (folder, *found) if path.is_symlink()]
+            if links:
+                raise SourceError(f"{links[0]} is a symbolic link: the drop folder takes plain files only")
             found = [path for path in found if path.is_file()]
             if len(found) > 1:
                 raise SourceError(f"both {found[0].name} and {found[1].name} in {folder}: keep one")

@@ -40,13 +40,14 @@ _CLIENT_CONFIG = Config(connect_timeout=10, read_timeout=60, retries={"max_attem
 
 
 class S3Source:
-    def __init__(self, uri: str, region: str, chunk_rows: int):
+    def __init__(self, uri: str, region: str, chunk_rows: int, owner: str | None = None):
         parts = urlsplit(uri)
         if parts.scheme != "s3" or not parts.netloc:
             raise ConfigError(f"SOURCE_S3_URI={uri!r}: expected s3://bucket/prefix")
         self.bucket, self.prefix = parts.netloc, parts.path.strip("/")
         self.chunk_rows = chunk_rows
         self.client = boto3.client("s3", region_name=region, config=_CLIENT_CONFIG)
+        self.owner = {"ExpectedBucketOwner": owner} if owner else {}  # S3_BUCKET_OWNER
         self.description = uri
 
     def day_prefix(self, dataset: Dataset, day: date) -> str:
@@ -59,7 +60,7 @@ class S3Source:
                 with tempfile.TemporaryDirectory(prefix="s3-source-") as tmp:
                     local = Path(tmp, PurePosixPath(key).name)
                     with _s3_errors(f"downloading {uri}"):
-                        self.client.download_file(self.bucket, key, str(local))
+                        self.client.download_file(self.bucket, key, str(local), ExtraArgs=self.owner)
                     yield from formats.read(local, dataset, self.chunk_rows, uri)
 
     def keys(self, dataset: Dataset, day: date) -> list[str]:
@@ -67,7 +68,7 @@ class S3Source:
         prefix = self.day_prefix(dataset, day)
         with _s3_errors(f"listing s3://{self.bucket}/{prefix}"):
             pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix, Delimiter="/"
+                Bucket=self.bucket, Prefix=prefix, Delimiter="/", **self.owner
             )
             keys = sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
         data = [key for key in keys if key.endswith(formats.SUFFIXES)]
@@ -92,7 +93,7 @@ class S3Source:
     def publish(self, dataset: Dataset, interval: Interval, frame: pd.DataFrame) -> None:
         """Write the day's batch as one CSV object, replacing what an earlier publish wrote."""
         key = self.day_prefix(dataset, interval.partition) + "part-00000.csv"
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=formats.csv_bytes(frame))
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=formats.csv_bytes(frame), **self.owner)
 
 
 @contextmanager
@@ -105,4 +106,6 @@ def _s3_errors(action: str) -> Iterator[None]:
 
 
 def open_source(settings: Settings) -> S3Source:
-    return S3Source(settings.s3_source_uri, settings.aws_region, settings.chunk_rows)
+    return S3Source(
+        settings.s3_source_uri, settings.aws_region, settings.chunk_rows, settings.s3_bucket_owner
+    )
