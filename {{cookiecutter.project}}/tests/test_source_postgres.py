@@ -52,7 +52,7 @@ def test_the_source_connection_is_read_only(settings, sql, staged_days, tmp_path
     """A query file that writes (here: advances a sequence upstream) is refused by PostgreSQL."""
     sql(f"CREATE SEQUENCE {settings.source_schema}.counter")
     (tmp_path / f"{FEATURES.name}.sql").write_text(
-        f"SELECT *, nextval('{{source_schema}}.counter') AS n FROM {{source_schema}}.{FEATURES.name}"
+        "SELECT *, nextval('{source_schema}.counter') AS n FROM {source_schema}." + FEATURES.name  # noqa: S608
     )
     writing = replace(settings, source_queries_dir=tmp_path)
 
