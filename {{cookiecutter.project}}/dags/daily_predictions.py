@@ -1,4 +1,6 @@
-"""Daily: extract the interval's features, validate them, score them; stage the labels that arrived.
+"""Daily: extract the interval's features, validate them, check the batch, score, watch for drift;
+stage the labels that arrived and measure the predictions they label. A drift or a performance
+breach asks the retrain DAG for a run (model/monitoring.py says whether it may).
 
 Thin on purpose: the schedule and the wiring. Each task imports the project only
 when it runs, so parsing this file stays fast.
@@ -8,12 +10,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import dag, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
 from {{ cookiecutter.project }}.config import start_date
 
 DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, "retry_delay": timedelta(minutes=5)}
+RETRAIN_REQUESTS = Asset("{{ cookiecutter.project }}_retrain_requests")  # the retrain DAG runs on it
+
+
+def stage(name: str):
+    """A task running pipeline stage `name` on the run's data interval."""
+
+    @task(task_id=name)
+    def run_stage(data_interval_start=None, data_interval_end=None, run_id=None):
+        from {{ cookiecutter.project }}.pipeline import run
+
+        return run(name, data_interval_start, data_interval_end, run_id)
+
+    return run_stage()
 
 
 @dag(
@@ -29,32 +43,22 @@ DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, 
     doc_md=__doc__,
 )
 def daily_predictions():
-    @task
-    def extract_features(data_interval_start=None, data_interval_end=None, run_id=None) -> int:
+    # Emits the asset event only on a breach (else it is skipped). It runs after the checks
+    # succeeded: a run whose batch failed stays failed, as its leaf task decides the run's state.
+    @task(outlets=[RETRAIN_REQUESTS])
+    def request_retrain(data_interval_start=None, data_interval_end=None, run_id=None) -> bool:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from {{ cookiecutter.project }}.pipeline import run
 
-        return run("extract_features", data_interval_start, data_interval_end, run_id)
+        if not run("request_retrain", data_interval_start, data_interval_end, run_id):
+            raise AirflowSkipException("no drift or performance breach asks for a retrain")
+        return True
 
-    @task
-    def validate_features(data_interval_start=None, data_interval_end=None, run_id=None) -> bool:
-        from {{ cookiecutter.project }}.pipeline import run
-
-        return run("validate_features", data_interval_start, data_interval_end, run_id)
-
-    @task
-    def predict(data_interval_start=None, data_interval_end=None, run_id=None) -> int:
-        from {{ cookiecutter.project }}.pipeline import run
-
-        return run("predict", data_interval_start, data_interval_end, run_id)
-
-    @task
-    def extract_labels(data_interval_start=None, data_interval_end=None, run_id=None) -> int:
-        from {{ cookiecutter.project }}.pipeline import run
-
-        return run("extract_labels", data_interval_start, data_interval_end, run_id)
-
-    extract_features() >> validate_features() >> predict()
-    extract_labels()
+    scored = stage("extract_features") >> stage("validate_features") >> stage("check_batch") >> stage("predict")
+    drift = scored >> stage("monitor_drift")
+    performance = [scored, stage("extract_labels")] >> stage("track_performance")
+    [drift, performance] >> request_retrain()
 
 
 daily_predictions()

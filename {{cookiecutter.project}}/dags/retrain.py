@@ -1,23 +1,29 @@
-"""Retrain: stage the labelled window, fit and evaluate, promote only through the gate.
+"""Retrain: stage the labelled window, fit and evaluate, report, promote only through the gate.
 
-The gate lives in the data scientists' `model/metrics.py`; this file only wires it.
+Runs on its schedule, and whenever the daily DAG's monitoring asks for it (drift or
+a performance breach, through the asset below). The gate lives in the data
+scientists' `model/metrics.py`; with PROMOTION_APPROVAL=on a person approves each
+promotion first, in the Airflow UI's Required Actions. This file only wires it.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import dag, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, dag, task
 
-from {{ cookiecutter.project }}.config import start_date
+from {{ cookiecutter.project }}.config import promotion_approval, start_date
 
 DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, "retry_delay": timedelta(minutes=5)}
+RETRAIN_REQUESTS = Asset("{{ cookiecutter.project }}_retrain_requests")
 
 
 @dag(
     dag_id="{{ cookiecutter.project }}_retrain",
-    schedule=CronDataIntervalTimetable("{{ cookiecutter.retrain_schedule }}", timezone="UTC"),
+    schedule=AssetOrTimeSchedule(
+        timetable=CronDataIntervalTimetable("{{ cookiecutter.retrain_schedule }}", timezone="UTC"),
+        assets=[RETRAIN_REQUESTS],
+    ),
     start_date=start_date(),
     catchup=False,
     max_active_runs=1,  # versions and promotions are decided one at a time
@@ -26,27 +32,54 @@ DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, 
     doc_md=__doc__,
 )
 def retrain():
+    # A run an asset event started has no data interval: its window ends at the last midnight.
     @task
-    def stage_training_window(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+    def stage_training_window(data_interval_start=None, data_interval_end=None, run_id=None, dag_run=None) -> dict:
         from {{ cookiecutter.project }}.pipeline import run
 
-        return run("stage_training_window", data_interval_start, data_interval_end, run_id)
+        return run("stage_training_window", data_interval_start, data_interval_end, run_id, dag_run.run_after)
 
     @task
-    def train(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+    def train(data_interval_start=None, data_interval_end=None, run_id=None, dag_run=None) -> dict:
         from {{ cookiecutter.project }}.pipeline import run
 
-        return run("train", data_interval_start, data_interval_end, run_id)
+        return run("train", data_interval_start, data_interval_end, run_id, dag_run.run_after)
 
     @task
-    def promote(trained: dict, run_id=None) -> dict:
+    def render_report(trained: dict, run_id=None) -> str:
+        from {{ cookiecutter.project }}.pipeline import report
+
+        return report(trained, run_id)
+
+    @task
+    def promote(trained: dict, approval: dict | None = None, run_id=None) -> dict:
         from {{ cookiecutter.project }}.pipeline import promote
 
-        return promote(trained, run_id)
+        return promote(trained, run_id, approval)
 
     trained = train()
     stage_training_window() >> trained
-    promote(trained)
+    report = render_report(trained)
+    if promotion_approval():
+        from airflow.providers.standard.operators.hitl import HITLOperator
+
+        approval = HITLOperator(
+            task_id="approve_promotion",
+            subject="Promote the retrained model?",
+            # {% raw %}Airflow renders these when the task runs.
+            body=(
+                "Candidate `{{ ti.xcom_pull(task_ids='train')['version'] }}`; its training report: "
+                "`{{ ti.xcom_pull(task_ids='render_report') }}`. Approving lets the gate decide; "
+                "rejecting keeps the champion."
+            ),  # {% endraw %}
+            options=["Approve", "Reject"],
+            defaults=["Reject"],
+            response_timeout=timedelta(days=3),
+        )
+        report >> approval
+        promote(trained, approval.output)
+    else:
+        report >> promote(trained)
 
 
 retrain()

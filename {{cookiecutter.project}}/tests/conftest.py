@@ -28,7 +28,6 @@ from {{ cookiecutter.project }}.local_airflow import airflow_env, configure
 from {{ cookiecutter.project }}.model import window
 from {{ cookiecutter.project }}.model.contract import CONTRACT
 from {{ cookiecutter.project }}.sources import open_source
-from {{ cookiecutter.project }}.staging import conform
 from {{ cookiecutter.project }}.synthetic import features, key_capacity, labels, seed_source, with_defect
 from {{ cookiecutter.project }}.training import held_out_days
 from {{ cookiecutter.project }}.warehouse import fetch_all, migrate
@@ -94,11 +93,10 @@ def warehouse_url() -> str:
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def settings(warehouse_url, tmp_path, fake_s3) -> Settings:
+def fresh_settings(warehouse_url: str, state: Path) -> Settings:
     """Migrated settings in fresh schemas and a fresh S3 prefix: tests never see each other's rows."""
     suffix = uuid.uuid4().hex[:10]
-    base = Settings.from_env({"STATE_DIR": str(tmp_path), "WAREHOUSE_URL": warehouse_url})
+    base = Settings.from_env({"STATE_DIR": str(state), "WAREHOUSE_URL": warehouse_url})
     current = replace(
         base,
         schema=f"t_{suffix}",
@@ -108,6 +106,42 @@ def settings(warehouse_url, tmp_path, fake_s3) -> Settings:
     )
     migrate(current)
     return current
+
+
+@pytest.fixture
+def settings(warehouse_url, tmp_path, fake_s3) -> Settings:
+    return fresh_settings(warehouse_url, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def scored(warehouse_url, tmp_path_factory, fake_s3):
+    """A module's own warehouse with a champion trained on seeded history, and SCORED_DAYS
+    days extracted, validated, checked, scored and monitored as the daily DAG does.
+    Returns (settings, the scored days, entities a day)."""
+    from {{ cookiecutter.project }} import monitoring
+    from {{ cookiecutter.project }}.scoring import predict
+    from {{ cookiecutter.project }}.training import promote, stage_window, train
+    from {{ cookiecutter.project }}.validation import validate
+
+    window_days, entities = training_plan()
+    settings = replace(
+        fresh_settings(warehouse_url, tmp_path_factory.mktemp("scored")), training_window_days=window_days
+    )
+    days = [SCORED_FROM + dt.timedelta(days=n) for n in range(SCORED_DAYS)]
+    seed(settings, [SCORED_FROM + dt.timedelta(days=n) for n in range(-window_days, SCORED_DAYS)], entities)
+    retrain = Interval.day(SCORED_FROM - dt.timedelta(days=1))
+    stage_window(settings, retrain, "retrain")
+    assert promote(settings, train(settings, retrain, "retrain"), "retrain")["promoted"]
+    for day in days:
+        interval = Interval.day(day)
+        extract(settings, FEATURES, interval, f"daily-{day}")
+        validate(settings, interval, f"daily-{day}")
+        monitoring.check_batch(settings, interval, f"daily-{day}")
+        predict(settings, interval, f"daily-{day}")
+        monitoring.monitor_drift(settings, interval, f"daily-{day}")
+        extract(settings, LABELS, interval, f"daily-{day}")
+        monitoring.track_performance(settings, interval, f"daily-{day}")
+    return settings, days, entities
 
 
 @pytest.fixture
@@ -144,6 +178,7 @@ def fake_s3():
 # --------------------------------------------------------------------------- the data, by role
 
 FEATURES, LABELS, KEY = CONTRACT.features, CONTRACT.labels, CONTRACT.key
+SCORED_FROM, SCORED_DAYS = dt.date(2025, 3, 3), 3  # what the `scored` fixture scores
 
 
 def plain_columns(*dtypes: str) -> list[str]:
@@ -161,16 +196,6 @@ def column_of(*dtypes: str) -> str:
     if not found:
         pytest.skip(f"the data contract has no features column of dtype {' or '.join(dtypes)}")
     return found[0]
-
-
-def labelled(days: list[dt.date], entities: int) -> pd.DataFrame:
-    """Features rows joined to their labels, with the columns and dtypes training reads them with."""
-    frames = []
-    for day in days:
-        rows = conform(features(day, entities), FEATURES, day)
-        known = labels(day, day, entities)[[KEY, CONTRACT.label]]
-        frames.append(rows.merge(known, on=KEY, validate="one_to_one"))
-    return pd.concat(frames, ignore_index=True)
 
 
 def seed(settings: Settings, days: list[dt.date], entities: int, defects: dict | None = None) -> None:

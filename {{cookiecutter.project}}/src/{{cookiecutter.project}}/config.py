@@ -36,6 +36,15 @@ def start_date(env: dict[str, str] | None = None) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def promotion_approval(env: dict[str, str] | None = None) -> bool:
+    """Whether a person approves each promotion (PROMOTION_APPROVAL=on) before the gate's decision
+    is applied; read by the retrain DAG file when it is parsed. Off by default."""
+    value = (os.environ if env is None else env).get("PROMOTION_APPROVAL", "off").strip().lower()
+    if value not in ("on", "off"):
+        raise ConfigError(f"PROMOTION_APPROVAL={value!r}: expected on or off")
+    return value == "on"
+
+
 @dataclass(frozen=True)
 class Settings:
     state_dir: Path

@@ -16,13 +16,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from .config import SOURCE_KIND, Settings
 from .demo_data import DEFECTS, WHOLE_NUMBERS_COLUMN, WHOLE_NUMBERS_DAY, is_the_contract, seed_source
 from .local_airflow import configure, load_dags, output_to, run_day, run_once
-from .model import window
+from .model import metrics, window
 from .model.contract import CONTRACT
 from .sources import open_source
 from .warehouse import migrate, read_frame, transaction
 
 FIRST_SCORED = date(2025, 3, 3)  # a Monday: the weekly retrain interval ends here
-SCORED_DAYS = 14
+SCORED_DAYS = 16
 
 
 def midnight(day: date) -> datetime:
@@ -119,6 +119,34 @@ def report(settings: Settings) -> None:
         )
     print("\nPredictions per date (SELECT ... FROM predictions GROUP BY data_date):")
     print(predictions.to_string(index=False))
+    report_monitoring(settings)
+
+
+def report_monitoring(settings: Settings) -> None:
+    with transaction(settings) as conn:
+        health = read_frame(conn, "SELECT data_date, breaches FROM batch_health_breaches ORDER BY data_date")
+        drift = read_frame(
+            conn,
+            """SELECT data_date, round(max_psi::numeric, 3) AS max_psi, drifted_features
+               FROM drift_by_date ORDER BY data_date""",
+        )
+        performance = read_frame(
+            conn,
+            """SELECT data_date, metric, round(value::numeric, 4) AS value, round(at_training::numeric, 4) AS at_training,
+                      rows, breached FROM performance_by_date WHERE metric = %s ORDER BY data_date""",
+            (metrics.PRIMARY,),
+        )
+        reports = read_frame(conn, "SELECT version, report_path FROM training_reports ORDER BY rendered_at")
+    print("\nBatch health breaches (SELECT * FROM batch_health_breaches): nothing was scored those days")
+    for row in health.itertuples():
+        print(f"  {row.data_date}  {row.breaches}")
+    print("\nFeature drift per scored date (SELECT * FROM drift_by_date):")
+    print(drift.to_string(index=False))
+    print(f"\nModel performance once the labels arrived, {metrics.PRIMARY} (view performance_by_date):")
+    print(performance.to_string(index=False))
+    print("\nTraining reports (SELECT * FROM training_reports):")
+    for row in reports.itertuples():
+        print(f"  {row.version}: {row.report_path}")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ DEFECTS = {
 }
 # A day on which every value of a float column is a whole number: still a float, and clean.
 WHOLE_NUMBERS_DAY, WHOLE_NUMBERS_COLUMN = 3, "monthly_spend"
+# Days that pass the gate but not batch health (model/monitoring.py): nothing is scored.
+STUCK_DAY, STUCK_COLUMN = 5, "last_login_days"  # the upstream job wrote 0 for everyone
+REDELIVERED_DAY = 14  # the previous day's file sent again under this day's date
 
 
 def snapshots(day: date, entities: int = 2000, seed: int = 7) -> pd.DataFrame:
@@ -99,18 +102,23 @@ def is_the_contract() -> bool:
 def batch(day: date, first_scored: date, entities: int, seed: int) -> pd.DataFrame:
     """The snapshots the source holds for `day`, with the demo's defect of that day if any."""
     offset = (day - first_scored).days
+    source_day = day - timedelta(days=1) if offset == REDELIVERED_DAY else day
     if not is_the_contract():
-        frame = synthetic.features(day, entities, seed)
+        frame = synthetic.features(source_day, entities, seed)
         defect, _ = DEFECTS.get(offset, (None, None))
         if defect and (defect != "out_of_range" or synthetic.column_for(defect)):  # a range to break
             frame = synthetic.with_defect(frame, defect)
-        return frame
-    frame = snapshots(day, entities, seed)
-    if offset == WHOLE_NUMBERS_DAY:
-        frame[WHOLE_NUMBERS_COLUMN] = frame[WHOLE_NUMBERS_COLUMN].round(0)
-    if offset in DEFECTS:
-        defect, column = DEFECTS[offset]
-        frame = synthetic.with_defect(frame, defect, column=column)
+    else:
+        frame = snapshots(source_day, entities, seed)
+        if offset == WHOLE_NUMBERS_DAY:
+            frame[WHOLE_NUMBERS_COLUMN] = frame[WHOLE_NUMBERS_COLUMN].round(0)
+        if offset == STUCK_DAY:
+            frame[STUCK_COLUMN] = 0
+        if offset in DEFECTS:
+            defect, column = DEFECTS[offset]
+            frame = synthetic.with_defect(frame, defect, column=column)
+    if CONTRACT.features.date_column:
+        frame[CONTRACT.features.date_column] = pd.Timestamp(day)  # a re-delivery carries the new date
     return frame
 
 

@@ -32,6 +32,12 @@ class Interval:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return cls(start, start + timedelta(days=1))
 
+    @classmethod
+    def ending_by(cls, moment: datetime) -> Interval:
+        """The day that ends at the last midnight (UTC) at or before `moment`: for runs that an
+        asset event started, which have no data interval of their own."""
+        return cls.day(moment.astimezone(UTC).date() - timedelta(days=1))
+
     def days(self) -> list[date]:
         """Each calendar day the interval covers, for stages that work a day at a time."""
         first, n = self.start.date(), (self.end - self.start).days

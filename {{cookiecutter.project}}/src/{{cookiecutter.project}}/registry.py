@@ -36,9 +36,18 @@ class Version:
 
 
 def register(
-    settings: Settings, model, metrics: dict, train_start: date, train_end: date, train_rows: int, run_id: str
+    settings: Settings,
+    model,
+    metrics: dict,
+    train_start: date,
+    train_end: date,
+    train_rows: int,
+    run_id: str,
+    tuning: dict | None = None,
 ) -> Version:
-    """Store the artifact and record a candidate version; a rerun with the same model is a no-op."""
+    """Store the artifact and record a candidate version; a rerun with the same model is a no-op.
+
+    `tuning` is what a hyperparameter search tried, when model/estimator.py gives one."""
     buf = io.BytesIO()
     joblib.dump(model, buf)
     data = buf.getvalue()
@@ -50,8 +59,8 @@ def register(
     with transaction(settings) as conn, conn.cursor() as cur:
         cur.execute(
             """INSERT INTO model_versions (version, model_kind, code_version, train_start,
-                   train_end, train_rows, metrics, artifact_uri, sha256, status, run_id)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'candidate', %s)
+                   train_end, train_rows, metrics, artifact_uri, sha256, status, run_id, tuning)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'candidate', %s, %s)
                ON CONFLICT (version) DO NOTHING""",
             (
                 version,
@@ -64,9 +73,21 @@ def register(
                 uri,
                 sha,
                 run_id,
+                None if tuning is None else json.dumps(tuning),
             ),
         )
     return Version(version, metrics, uri, sha)
+
+
+def record_report(settings: Settings, version: str, path: str, run_id: str) -> None:
+    """Record where a version's training report is; a rerun's report replaces it."""
+    with transaction(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            """INSERT INTO training_reports (version, report_path, run_id) VALUES (%s, %s, %s)
+               ON CONFLICT (version) DO UPDATE SET report_path = EXCLUDED.report_path,
+                 run_id = EXCLUDED.run_id, rendered_at = now()""",
+            (version, path, run_id),
+        )
 
 
 def champion(settings: Settings) -> Version | None:

@@ -25,6 +25,7 @@ from .interval import Interval
 from .model import KIND
 from .model.contract import CONTRACT
 from .sources import open_source
+from .staging import conform
 
 NULL_SHARE = 0.02  # of a nullable column's values, so that NULL paths run
 DEFECTS = ("nulls", "out_of_range", "duplicates", "renamed_column", "extra_column", "empty")
@@ -77,6 +78,16 @@ def labels(observed: date, labelled: date, entities: int = 100, seed: int = 0) -
     kind = dataset.column(CONTRACT.label).kind.pandas
     frame[CONTRACT.label] = label > 0.5 if kind == "boolean" else np.round(label, 0 if kind == "Int64" else 3)
     return frame.astype(dataset.dtypes)
+
+
+def labelled(days: list[date], entities: int, seed: int = 0) -> pd.DataFrame:
+    """Features rows joined to their labels, with the columns and dtypes training reads them with."""
+    frames = []
+    for day in days:
+        rows = conform(features(day, entities, seed), CONTRACT.features, day)
+        known = labels(day, day, entities, seed)[[CONTRACT.key, CONTRACT.label]]
+        frames.append(rows.merge(known, on=CONTRACT.key, validate="one_to_one"))
+    return pd.concat(frames, ignore_index=True)
 
 
 def seed_source(settings: Settings, days: list[date], features_of, labels_of) -> None:

@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 from psycopg2 import sql
 
-from . import model, registry, staging
+from . import model, monitoring, registry, staging
 from .config import Settings
 from .extraction import extract
 from .interval import Interval
+from .model import estimator as estimator_module
 from .model import metrics, window
 from .model.contract import CONTRACT
-from .model.estimator import build_estimator
 from .model.features import build_features
 from .validation import ValidationFailed, validate
 from .warehouse import transaction
@@ -80,7 +80,7 @@ def load_window(settings: Settings, start: date, end: date) -> pd.DataFrame:
         key=sql.Identifier(CONTRACT.key),
     )
     dtypes = {**features.dtypes, CONTRACT.label: labels.column(CONTRACT.label).kind.pandas}
-    with transaction(settings) as conn:
+    with transaction(settings, read_only=True) as conn:
         return staging.read(conn, query, (features.name, start, end), dtypes)
 
 
@@ -99,6 +99,48 @@ def split(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return data[data["data_date"] < cutoff], data[data["data_date"] >= cutoff]
 
 
+def labels(frame: pd.DataFrame) -> np.ndarray:
+    return frame[CONTRACT.label].to_numpy(dtype=float)
+
+
+def fit_estimator(X: pd.DataFrame, y: np.ndarray) -> tuple:
+    """The data scientists' estimator fitted on (X, y); when model/estimator.py gives a
+    SEARCH_SPACE, the best of a successive-halving random search over it, with time-ordered
+    splits (rows come ordered by date) scored by the primary metric. Returns (estimator,
+    what the search tried, or None)."""
+    if not estimator_module.SEARCH_SPACE:
+        return estimator_module.build_estimator().fit(X, y), None
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (the API is experimental)
+    from sklearn.model_selection import HalvingRandomSearchCV, TimeSeriesSplit
+
+    search = HalvingRandomSearchCV(
+        estimator_module.build_estimator(),
+        estimator_module.SEARCH_SPACE,
+        cv=TimeSeriesSplit(n_splits=3),
+        scoring=lambda fitted, X_, y_: metrics.evaluate(y_, model.predict(fitted, X_))[metrics.PRIMARY],
+        random_state=0,
+    ).fit(X, y)
+    tried = pd.DataFrame(search.cv_results_).sort_values("rank_test_score").head(20)
+    tuning = {
+        "best_params": {k: _plain(v) for k, v in search.best_params_.items()},
+        "best_score": float(search.best_score_),
+        "tried": [
+            {
+                "params": {k: _plain(v) for k, v in row.params.items()},
+                "score": float(row.mean_test_score),
+                "rows": int(row.n_resources),
+            }
+            for row in tried.itertuples()
+        ],
+    }
+    return search.best_estimator_, tuning
+
+
+def _plain(value):
+    """A search parameter as JSON can hold it."""
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
 def train(settings: Settings, interval: Interval, run_id: str) -> dict:
     """Fit and register a candidate; evaluate it and the champion on the same holdout."""
     start, end = window_of(settings, interval)
@@ -109,12 +151,12 @@ def train(settings: Settings, interval: Interval, run_id: str) -> dict:
             "check extraction and validation of that window"
         )
     fit, holdout = split(data)
-    y = CONTRACT.label
-    estimator = build_estimator().fit(build_features(fit), fit[y].to_numpy(dtype=float))
-    X_holdout = build_features(holdout)
-    y_holdout = holdout[y].to_numpy(dtype=float)
+    X_fit = build_features(fit)
+    estimator, tuning = fit_estimator(X_fit, labels(fit))
+    X_holdout, y_holdout = build_features(holdout), labels(holdout)
     scores = metrics.evaluate(y_holdout, model.predict(estimator, X_holdout))
-    version = registry.register(settings, estimator, scores, start, end, len(fit), run_id)
+    version = registry.register(settings, estimator, scores, start, end, len(fit), run_id, tuning)
+    monitoring.record_reference(settings, version.version, X_fit)
     champion = registry.champion(settings)
     champion_scores = None
     if champion and champion.version != version.version:
@@ -128,10 +170,17 @@ def train(settings: Settings, interval: Interval, run_id: str) -> dict:
     }
 
 
-def promote(settings: Settings, trained: dict, run_id: str) -> dict:
-    """Apply the data scientist's gate and record the decision."""
+def promote(settings: Settings, trained: dict, run_id: str, approval: dict | None = None) -> dict:
+    """Apply the data scientist's gate, and a person's decision when one was asked; record it.
+
+    `approval` is the human-in-the-loop task's answer (chosen_options, responded_by), when
+    the retrain DAG asks for one (PROMOTION_APPROVAL): a rejection is recorded as such.
+    """
     if trained["champion"] == trained["version"]:  # a rerun that retrained the same model
         return {"version": trained["version"], "promoted": False, "reason": "already the champion"}
     ok, reason = metrics.gate(trained["metrics"], trained["champion_metrics"])
+    if approval is not None and ok and approval.get("chosen_options") != ["Approve"]:
+        who = (approval.get("responded_by") or {}).get("name") or "a reviewer"
+        ok, reason = False, f"rejected by {who}; the gate said: {reason}"
     registry.decide(settings, trained["version"], ok, reason, run_id)
     return {"version": trained["version"], "promoted": ok, "reason": reason}

@@ -14,6 +14,11 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from .features import CATEGORICAL, NUMERIC
 
 RANDOM_STATE = 0
+# Hyperparameters to search at each retrain, as HalvingRandomSearchCV's param_distributions
+# (names of the Pipeline's steps: "model__C", "preprocess__numeric__with_mean", ...).
+# Empty: the estimator as built below is fitted as it is. The search's results go into
+# the training report.
+SEARCH_SPACE: dict = {}
 
 
 def build_estimator() -> Pipeline:

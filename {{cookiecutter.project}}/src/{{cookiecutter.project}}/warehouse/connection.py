@@ -71,13 +71,15 @@ def connect(settings: Settings) -> Connection:
 
 
 @contextmanager
-def transaction(settings: Settings) -> Iterator[Connection]:
+def transaction(settings: Settings, read_only: bool = False) -> Iterator[Connection]:
     """One transaction: committed if the block finishes, rolled back on any error.
 
     A connection lost mid-way surfaces as WarehouseUnavailable; PostgreSQL has
-    then rolled the transaction back, so earlier data stays as it was.
+    then rolled the transaction back, so earlier data stays as it was. With
+    `read_only`, PostgreSQL itself refuses any write in it.
     """
     conn = connect(settings)
+    conn.set_session(readonly=read_only)
     try:
         yield conn
         # Not `with conn`: on a lost connection its rollback raises InterfaceError. On
