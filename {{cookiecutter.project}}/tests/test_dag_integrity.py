@@ -70,6 +70,7 @@ def test_schedule_is_a_data_interval_timetable(dagbag, dag_id):
 
     dag = dagbag.dags[dag_id]
     timetable = coerce_to_core_timetable(dag.timetable)
+    timetable = getattr(timetable, "timetable", timetable)  # the retrain DAG's runs on time, or on an asset
     assert isinstance(timetable, CronDataIntervalTimetable), type(timetable).__name__
     assert not isinstance(timetable, CronTriggerTimetable)
     assert timetable.serialize()["expression"] == SCHEDULES[dag_id]
@@ -161,6 +162,26 @@ def test_no_heavy_imports_at_dag_top_level(top_level_imports, dag_file):
     assert result["heavy"] == [], (
         f"{dag_file} imports {result['heavy']} when parsed: import them inside tasks"
     )
+
+
+def test_monitoring_can_ask_the_retrain_dag_for_a_run(dagbag):
+    """The daily DAG's request_retrain task updates the asset the retrain DAG is scheduled on."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    outlets = {asset.name for asset in dagbag.dags[DAILY].get_task("request_retrain").outlets}
+    retrain = coerce_to_core_timetable(dagbag.dags[RETRAIN].timetable)
+    assert outlets == {f"{PROJECT}_retrain_requests"}
+    assert {asset.name for _, asset in retrain.asset_condition.iter_assets()} == outlets
+
+
+def test_approval_before_promotion_is_off_by_default_and_wired_when_on(dagbag, tmp_path, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    assert "approve_promotion" not in dagbag.dags[RETRAIN].task_ids
+    monkeypatch.setenv("PROMOTION_APPROVAL", "on")
+    approving = DagBag(str(DAGS_DIR)).dags[RETRAIN]
+    assert approving.get_task("approve_promotion").downstream_task_ids == {"promote"}
+    assert approving.get_task("render_report").downstream_task_ids == {"approve_promotion"}
 
 
 def test_start_date_is_the_setting_not_a_literal(dagbag):

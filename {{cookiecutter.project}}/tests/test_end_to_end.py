@@ -168,8 +168,30 @@ def test_daily_runs_succeed_on_clean_days_and_fail_on_defect_days(scenario):
         states = task_states(dag_run)
         assert dag_run.state == "failed", (day, states)
         assert states["validate_features"] == ("failed", 1), (day, states)
-        assert states["predict"][0] == "upstream_failed", (day, states)
+        for later in ("check_batch", "predict", "monitor_drift", "track_performance", "request_retrain"):
+            assert states[later][0] == "upstream_failed", (day, states)
         assert states["extract_labels"][0] == "success", (day, states)  # independent of the gate
+
+
+def test_retrain_rendered_its_report_offline_and_recorded_it(scenario):
+    (version,) = scenario.sql("SELECT version FROM model_versions WHERE status = 'champion'")[0]
+    ((path, run_id),) = scenario.sql("SELECT report_path, run_id FROM training_reports WHERE version = %s", (version,))
+    page = Path(path).read_text(encoding="utf-8")
+    assert run_id == scenario.retrain_run.run_id and Path(scenario.settings.reports_dir) in Path(path).parents
+    assert version in page and metrics.PRIMARY in page
+    assert page.count('src="data:image/png;base64,') >= 2  # the curves and the importance, inline
+    assert re.findall(r'(?:src|href)="(?:https?:)?//', page) == []  # nothing fetched: it opens offline
+
+
+def test_clean_days_are_monitored_and_no_breach_asks_for_a_retrain(scenario):
+    checked = scenario.sql("SELECT data_date, breaches FROM batch_health ORDER BY 1")
+    assert checked == [(day, []) for day in clean_days()]
+    drift = scenario.sql("SELECT DISTINCT data_date FROM feature_drift ORDER BY 1")
+    assert drift == [(day,) for day in clean_days()]
+    measured = scenario.sql("SELECT DISTINCT data_date FROM model_performance WHERE metric = %s ORDER BY 1", (metrics.PRIMARY,))
+    assert measured == [(day,) for day in clean_days()]  # labels of a day arrive with it here
+    for day in clean_days():
+        assert task_states(scenario.daily_runs[day])["request_retrain"][0] == "skipped"
 
 
 def test_clean_days_have_one_prediction_per_entity(scenario):
@@ -238,6 +260,91 @@ def test_rerun_of_a_day_replaces_its_rows(scenario):
     scenario.daily_runs[day] = rerun
     # The other days are untouched.
     assert scenario.sql("SELECT count(*) FROM predictions") == [(ENTITIES * len(clean_days()),)]
+
+
+def test_a_drift_breach_asks_the_retrain_dag_for_a_run_through_its_asset(scenario, monkeypatch):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from {{ cookiecutter.project }}.model import monitoring as policy
+
+    monkeypatch.setattr(policy, "PSI_BREACH", -1.0)  # every input counts as drifted
+    monkeypatch.setattr(policy, "ON_MODEL_BREACH", "retrain")
+    day = clean_days()[0]
+    rerun = scenario.run_daily(day)
+    assert task_states(rerun)["request_retrain"][0] == "success", task_states(rerun)
+    scenario.daily_runs[day] = rerun
+    with create_session() as session:
+        events = session.scalars(
+            select(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id).where(
+                AssetModel.name == f"{PROJECT}_retrain_requests", AssetEvent.source_run_id == rerun.run_id
+            )
+        ).all()
+    assert len(events) == 1
+
+
+def test_with_approval_on_a_person_decides_before_the_gate(scenario, monkeypatch):
+    """PROMOTION_APPROVAL=on: the run waits for a person (the HITL REST API's own handler
+    answers here, as the UI would); a rejection keeps the champion and is on record."""
+    import threading
+
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    monkeypatch.setenv("PROMOTION_APPROVAL", "on")
+    monkeypatch.setattr(metrics, "gate", lambda candidate, champion: (True, "the gate would promote"))
+    retrain = load_dags()[f"{PROJECT}_retrain"]
+    assert "approve_promotion" in retrain.task_ids
+    champion_before = scenario.sql("SELECT version FROM model_versions WHERE status = 'champion'")
+    # The next weekly run, with a window reaching back over the first one: other rows, a new candidate.
+    later = midnight(FIRST + timedelta(days=7))
+    monkeypatch.setenv("TRAINING_WINDOW_DAYS", str(WINDOW_DAYS + 7))
+    pipeline.settings.cache_clear()
+    answered = []
+
+    def reviewer() -> None:  # Airflow runs tasks in the main thread: the person answers from this one
+        for _ in range(1200):
+            threading.Event().wait(0.5)
+            with create_session() as session:
+                waiting = session.execute(
+                    select(TaskInstance.run_id)
+                    .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
+                    .where(TaskInstance.dag_id == retrain.dag_id, TaskInstance.state == "awaiting_input")
+                ).scalar()
+                if waiting:
+                    update_hitl_detail(
+                        dag_id=retrain.dag_id,
+                        dag_run_id=waiting,
+                        task_id="approve_promotion",
+                        update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=["Reject"]),
+                        user=SimpleAuthManagerUser(username="reviewer", role="admin"),
+                        session=session,
+                    )
+                    answered.append(waiting)
+                    return
+
+    person = threading.Thread(target=reviewer, daemon=True)
+    person.start()
+    try:
+        run = run_once(retrain, later)
+    finally:
+        monkeypatch.undo()
+        pipeline.settings.cache_clear()
+    person.join(timeout=5)
+    assert answered == [run.run_id], ("the approval task never waited for input", task_states(run))
+    assert run.state == "success", task_states(run)
+    assert task_states(run)["approve_promotion"][0] == "success"
+    ((action, reason),) = scenario.sql(
+        "SELECT action, reason FROM model_promotions WHERE run_id = %s", (run.run_id,)
+    )
+    assert (action, reason) == ("reject", "rejected by reviewer; the gate said: the gate would promote")
+    assert scenario.sql("SELECT version FROM model_versions WHERE status = 'champion'") == champion_before
 
 
 def test_corrupt_model_fails_predict_at_once_and_keeps_earlier_predictions(scenario, capfd):

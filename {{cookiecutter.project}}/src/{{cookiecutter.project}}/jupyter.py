@@ -9,6 +9,7 @@ host, reach it through an SSM port forward, never an open port (see the README).
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import subprocess
 import sys
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={args.port}",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={PROJECT_ROOT / 'notebooks'}",
     ]  # fmt: skip
+    if os.name == "posix" and os.geteuid() == 0:  # containers and CI run as root; it still binds to 127.0.0.1
+        command.append("--allow-root")
     with kernel_settings(Settings.from_env()):  # also starts the embedded PostgreSQL, if it is the one
         try:
             return subprocess.run(command, check=False).returncode

@@ -173,14 +173,14 @@ def train(settings: Settings, interval: Interval, run_id: str) -> dict:
 def promote(settings: Settings, trained: dict, run_id: str, approval: dict | None = None) -> dict:
     """Apply the data scientist's gate, and a person's decision when one was asked; record it.
 
-    `approval` is the human-in-the-loop task's answer (chosen_options, responded_by), when
+    `approval` is the human-in-the-loop task's answer (chosen_options, responded_by_user), when
     the retrain DAG asks for one (PROMOTION_APPROVAL): a rejection is recorded as such.
     """
     if trained["champion"] == trained["version"]:  # a rerun that retrained the same model
         return {"version": trained["version"], "promoted": False, "reason": "already the champion"}
     ok, reason = metrics.gate(trained["metrics"], trained["champion_metrics"])
     if approval is not None and ok and approval.get("chosen_options") != ["Approve"]:
-        who = (approval.get("responded_by") or {}).get("name") or "a reviewer"
+        who = (approval.get("responded_by_user") or {}).get("name") or "a reviewer"
         ok, reason = False, f"rejected by {who}; the gate said: {reason}"
     registry.decide(settings, trained["version"], ok, reason, run_id)
     return {"version": trained["version"], "promoted": ok, "reason": reason}
