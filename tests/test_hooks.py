@@ -423,3 +423,30 @@ def test_record_template_warns_of_uncommitted_template_changes(post_gen, tmp_pat
     (tmp_path / "p").mkdir()
     note = post_gen.record_template(LOCAL, tmp_path / "p", tmp_path / "t")
     assert "uncommitted changes" in note
+
+
+def test_every_typed_prompt_is_checked_as_soon_as_given(cookiecutter_json):
+    """Each text prompt is followed by the private key whose rendering checks it."""
+    keys = list(cookiecutter_json)
+    for key, value in cookiecutter_json.items():
+        if isinstance(value, str) and not key.startswith("_"):
+            check = f"__{key}_checked"
+            assert keys[keys.index(key) + 1] == check, key
+            assert cookiecutter_json[check] == (
+                f"{{{{ cookiecutter.{key} | checked('{key}') }}}}"
+            )
+
+
+def test_checked_filter_refuses_with_the_hooks_message(cookiecutter_json):
+    from cookiecutter.exceptions import FailedHookException
+
+    import local_extensions
+
+    context = {"cookiecutter": {"_extensions": cookiecutter_json["_extensions"]}}
+    env = create_env_with_context(context)
+    check = env.from_string("{{ value | checked('schedule') }}")
+    assert check.render(value="0 0 * * *") == ""
+    with pytest.raises(local_extensions.AnswerRefused) as refused:
+        check.render(value="0 0 31 2 *")
+    assert isinstance(refused.value, FailedHookException)  # the CLI prints it alone
+    assert str(refused.value).startswith("ERROR: schedule: never fires")

@@ -124,14 +124,16 @@ def test_project_workflow_runs_the_projects_python(cookies):
 
 
 def test_pre_commit_and_update_use_the_pinned_tools(project):
-    """One version of each tool: the hooks' ruff is the project's, cruft's cookiecutter the template's."""
+    """One version of each tool: the project's ruff in its hooks and in the template's
+    property tests, which lint rendered projects; the template's cookiecutter in cruft."""
     config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
     hook_pins = {}
     for hook in config["repos"][0]["hooks"]:
         hook_pins |= pins("\n".join(hook["additional_dependencies"]))
-    assert hook_pins["ruff"] == pins((project / "constraints.txt").read_text())["ruff"]
     assert set(hook_pins) == {"ruff", "nbstripout"}
     template = pins((TEMPLATE_DIR / "requirements.txt").read_text())
+    ruff = pins((project / "constraints.txt").read_text())["ruff"]
+    assert hook_pins["ruff"] == template["ruff"] == ruff
     makefile = (project / "Makefile").read_text()
     assert f"cookiecutter=={template['cookiecutter']}" in makefile
 
