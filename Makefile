@@ -26,9 +26,9 @@ demo: $(BIN)/cookiecutter ## Render the default project into build/ and run its 
 test: $(BIN)/cookiecutter ## Template tests, then each rendered project's own lint + tests
 	$(BIN)/python -m pytest tests
 
-lint: $(BIN)/cookiecutter ## ruff on the hooks, tests and docs scripts
-	$(BIN)/ruff check hooks tests docs
-	$(BIN)/ruff format --check hooks tests docs
+lint: $(BIN)/cookiecutter ## ruff on the hooks, tests, docs scripts and Jinja extension
+	$(BIN)/ruff check hooks tests docs local_extensions.py
+	$(BIN)/ruff format --check hooks tests docs local_extensions.py
 
 lock: $(BIN)/cookiecutter ## Re-resolve requirements.txt from requirements.in
 	$(BIN)/uv pip compile --quiet --python-version 3.11 -o requirements.txt requirements.in
