@@ -70,9 +70,8 @@ def python_string(text: str) -> str:
 class TemplateExtension(Extension):
     def __init__(self, environment):
         super().__init__(environment)
-        pre_gen = (
-            load_pre_gen()
-        )  # per environment: under cruft, the commit being rendered
+        # Loaded per environment: under cruft, the hooks of the commit being rendered.
+        pre_gen = load_pre_gen()
 
         def checked(value: object, field: str) -> str:
             error = pre_gen.check(field, value)
