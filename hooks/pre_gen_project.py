@@ -83,20 +83,7 @@ CRON_PRESETS = {
     "@quarterly": "0 0 1 */3 *",
     "@yearly": "0 0 1 1 *",
 }
-MONTHS = (
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "may",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "oct",
-    "nov",
-    "dec",
-)
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")  # fmt: skip
 DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
@@ -117,18 +104,9 @@ CRON_FIELDS = (
     CronField("minute", "0-59", r"[0-5]?\d", 0, 59),
     CronField("hour", "0-23", r"[01]?\d|2[0-3]", 0, 23),
     CronField("day of month", "1-31", r"0?[1-9]|[12]\d|3[01]", 1, 31),
-    CronField(
-        "month",
-        "1-12 or JAN-DEC",
-        "0?[1-9]|1[0-2]|" + "|".join(MONTHS),
-        1,
-        12,
-        tuple(MONTHS),
-    ),
-    CronField(
-        "day of week", "0-7 or SUN-SAT", "[0-7]|" + "|".join(DAYS), 0, 7, tuple(DAYS)
-    ),
-)
+    CronField("month", "1-12 or JAN-DEC", "0?[1-9]|1[0-2]|" + "|".join(MONTHS), 1, 12, MONTHS),
+    CronField("day of week", "0-7 or SUN-SAT", "[0-7]|" + "|".join(DAYS), 0, 7, DAYS),
+)  # fmt: skip
 DAY_OF_MONTH, MONTH = CRON_FIELDS[2:4]
 
 

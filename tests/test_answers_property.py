@@ -330,7 +330,7 @@ def test_known_failures(answers, outcome):
 
 
 @settings(
-    max_examples=50,
+    max_examples=80,
     deadline=None,
     derandomize=True,
     database=None,

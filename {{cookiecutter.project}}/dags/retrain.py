@@ -30,6 +30,8 @@ DEFAULT_ARGS = {
     doc_md=__doc__,
 )
 def retrain():
+    # Each task's dict is one XCom, used whole (promote takes train's result), not one
+    # XCom per key: multiple_outputs says so rather than leaving Airflow to infer it.
     @task(multiple_outputs=False)
     def stage_training_window(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
         from {{ cookiecutter.project }}.pipeline import run
