@@ -95,7 +95,7 @@ def git(folder: Path, *args: str) -> str | None:
 
 def template_source(answers: dict, template_dir: Path) -> str | None:
     """Where cruft finds the template again: the URL cookiecutter cloned, or the folder."""
-    if answers["_template"] == answers["_repo_dir"]:  # a local folder, not a clone
+    if answers.get("_template") == answers.get("_repo_dir"):  # a folder, not a clone
         return str(template_dir)
     return git(template_dir, "remote", "get-url", "origin")
 
