@@ -4,7 +4,7 @@
   exists: cookiecutter renders each `__<field>_checked` key of cookiecutter.json as
   soon as the prompt before it is answered. The rules are the pre-gen hook's.
 - `python_string` and `toml_string` write free text as a literal of that language.
-- `template_dir` tells the post-gen hook where the template is, for `.cruft.json`.
+- `template_dir()` tells the post-gen hook where the template is, for `.cruft.json`.
 
 cruft imports this module once per process and then reuses it for both renders of
 an update (older and newer commit): keep the filter names stable across releases.
@@ -14,6 +14,7 @@ The rules are read from the hooks at each render, so they do follow the commit.
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 from cookiecutter.exceptions import FailedHookException
@@ -67,6 +68,17 @@ def python_string(text: str) -> str:
     return f"{quote}{_escaped(text, quote)}{quote}"
 
 
+def template_dir() -> str:
+    """The template's folder, absolute, when called while a hook is rendered.
+
+    Cookiecutter renders and runs hooks from the template's folder
+    (`run_hook_from_repo_dir`). Not this module's own folder: `python -m cookiecutter`
+    puts the working folder first on sys.path, so a local_extensions.py there (another
+    checkout of this template) would be the one imported.
+    """
+    return os.getcwd()
+
+
 class TemplateExtension(Extension):
     def __init__(self, environment):
         super().__init__(environment)
@@ -82,4 +94,4 @@ class TemplateExtension(Extension):
         environment.filters.update(
             checked=checked, python_string=python_string, toml_string=toml_string
         )
-        environment.globals["template_dir"] = str(TEMPLATE_DIR)
+        environment.globals["template_dir"] = template_dir

@@ -23,9 +23,9 @@ def load_answers() -> dict:
 
 
 def load_template_dir() -> Path:
-    # The template's absolute path, from local_extensions.py: `_repo_dir` may be
-    # relative to a working directory this hook does not know.
-    return Path(json.loads({{template_dir | tojson | tojson}}))  # noqa: F821
+    # The template's absolute path (local_extensions.template_dir): `_repo_dir` may
+    # be relative to a working directory this hook does not know.
+    return Path(json.loads({{template_dir() | tojson | tojson}}))  # noqa: F821
 
 
 SOURCE_KINDS = ("postgres", "s3", "files")
@@ -124,7 +124,7 @@ def record_template(answers: dict, root: Path, template_dir: Path) -> str:
     """Write .cruft.json; return a note for the user."""
     template = template_source(answers, template_dir)
     commit = git(template_dir, "rev-parse", "HEAD")
-    if not (template and commit):
+    if not (template and commit and (template_dir / "cookiecutter.json").is_file()):
         return (
             f"\nNo .cruft.json: {template_dir} is not a git checkout, so `make update`"
             " cannot find this version again. Link the project with `cruft link <url>`.\n"

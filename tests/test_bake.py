@@ -210,17 +210,20 @@ def test_keyword_slug_is_refused(cookies, tmp_path, slug):
     )
 
 
-def run_cli(tmp_path: Path, *answers: str, stdin: str | None = None):
-    """The cookiecutter command as a user runs it, into tmp_path/out."""
+def run_cli(
+    tmp_path: Path, *answers: str, stdin: str | None = None, template=TEMPLATE_DIR
+):
+    """The cookiecutter command as a user runs it, from tmp_path, into tmp_path/out."""
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
     config = tmp_path / "config.yaml"  # keeps the replay file out of the home directory
     config.write_text(
         f"cookiecutters_dir: {tmp_path / 'cc'}\nreplay_dir: {tmp_path / 'replay'}\n"
     )
-    args = ["--config-file", config, "-o", out, TEMPLATE_DIR]
+    args = ["--config-file", config, "-o", out, template]
     return subprocess.run(
         [sys.executable, "-m", "cookiecutter", *args, *answers],
+        cwd=tmp_path,
         input=stdin,
         capture_output=True,
         text=True,
@@ -371,3 +374,26 @@ def test_free_text_answers_stay_data_in_generated_files(cookies):
         assert "__import__" not in calls, path
     pyproject = (result.project_path / "pyproject.toml").read_text(encoding="utf-8")
     assert tomllib.loads(pyproject)["project"]["description"] == text
+
+
+def test_project_records_where_it_came_from(cookies):
+    result = cookies.bake()
+    state = json.loads((result.project_path / ".cruft.json").read_text())
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"],
+        cwd=TEMPLATE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert (state["template"], state["commit"]) == (str(TEMPLATE_DIR), head)
+    assert state["context"]["cookiecutter"]["project"] == SLUG
+
+
+def test_project_from_a_cloned_template_records_the_url(tmp_path):
+    """`cookiecutter gh:org/template` clones: .cruft.json gets the URL, not the clone."""
+    url = f"file://{TEMPLATE_DIR}"
+    proc = run_cli(tmp_path, "--no-input", template=f"git+{url}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    state = json.loads((tmp_path / "out" / SLUG / ".cruft.json").read_text())
+    assert state["template"] == url
