@@ -13,7 +13,11 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from {{ cookiecutter.project }}.config import start_date
 
-DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, "retry_delay": timedelta(minutes=5)}
+DEFAULT_ARGS = {
+    "owner": {{ cookiecutter.author_name | python_string }},
+    "retries": 2,
+    "retry_delay": timedelta(minutes=5),
+}
 
 
 @dag(

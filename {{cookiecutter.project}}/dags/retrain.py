@@ -12,7 +12,11 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from {{ cookiecutter.project }}.config import start_date
 
-DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, "retry_delay": timedelta(minutes=5)}
+DEFAULT_ARGS = {
+    "owner": {{ cookiecutter.author_name | python_string }},
+    "retries": 2,
+    "retry_delay": timedelta(minutes=5),
+}
 
 
 @dag(
@@ -26,19 +30,21 @@ DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, 
     doc_md=__doc__,
 )
 def retrain():
-    @task
+    # Each task's dict is one XCom, used whole (promote takes train's result), not one
+    # XCom per key: multiple_outputs says so rather than leaving Airflow to infer it.
+    @task(multiple_outputs=False)
     def stage_training_window(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
         from {{ cookiecutter.project }}.pipeline import run
 
         return run("stage_training_window", data_interval_start, data_interval_end, run_id)
 
-    @task
+    @task(multiple_outputs=False)
     def train(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
         from {{ cookiecutter.project }}.pipeline import run
 
         return run("train", data_interval_start, data_interval_end, run_id)
 
-    @task
+    @task(multiple_outputs=False)
     def promote(trained: dict, run_id=None) -> dict:
         from {{ cookiecutter.project }}.pipeline import promote
 
