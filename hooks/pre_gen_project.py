@@ -4,6 +4,10 @@ Cookiecutter renders this file with Jinja, runs it with its own Python (so: stdl
 only) from the freshly created project directory, and on a non-zero exit deletes
 that directory. Each validator is a pure function of one answer that returns the
 broken rule, or None; `main` reports every broken rule at once.
+
+The same validators already ran on each answer as it was given (`checked` in
+local_extensions.py), before any directory existed; this hook is the check of
+record for what skips the prompts: a replay file.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import json
 import keyword
 import re
 import sys
+from calendar import monthrange
 from datetime import date
+from typing import NamedTuple
 
 
 def load_answers() -> dict:
@@ -26,6 +32,12 @@ def load_answers() -> dict:
 
 
 MAX_TEXT = 200
+# The package name prefixes DAG ids, the default S3 bucket and AWS resource names,
+# which infra/aws.py cuts at 40 characters: longer names would stop being unique.
+MAX_PROJECT = 40
+# Roles `<schema>_analyst` and `<schema>_writer` must fit PostgreSQL's 63 bytes,
+# which it would otherwise truncate silently, to the same name for both.
+MAX_SCHEMA = 63 - len("_analyst")
 
 # Importing a package with one of these names would load the wrong module, either
 # the project instead of the library or the reverse: the standard library of the
@@ -55,22 +67,47 @@ _PG_RESERVED_WORDS = """
 """
 PG_RESERVED = frozenset(_PG_RESERVED_WORDS.split())
 
-PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
+# Versions for which every pin in constraints.txt has a wheel: pgserver 0.1.4 has
+# none for 3.13, and altair needs 3.11 (tests/test_python_versions.py checks both ways).
+PYTHON_VERSIONS = ("3.11", "3.12")
 MODEL_KINDS = ("classification", "regression")
 SOURCE_KINDS = ("postgres", "s3", "files")
 EXECUTORS = ("local", "celery")
 
-CRON_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@yearly")
-_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
-_DAYS = "sun|mon|tue|wed|thu|fri|sat"
-# (field, allowed values for the message, regex of one value)
+# Airflow's presets (airflow.utils.dates.cron_presets) as the five fields they stand for.
+CRON_PRESETS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+}
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")  # fmt: skip
+DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+class CronField(NamedTuple):
+    name: str
+    allowed: str  # for the message
+    value: str  # regex of one value
+    low: int
+    high: int
+    names: tuple[str, ...] = ()  # spellings of low, low + 1, ...
+
+    def number(self, text: str) -> int:
+        text = text.lower()
+        return self.low + self.names.index(text) if text in self.names else int(text)
+
+
 CRON_FIELDS = (
-    ("minute", "0-59", r"[0-5]?\d"),
-    ("hour", "0-23", r"[01]?\d|2[0-3]"),
-    ("day of month", "1-31", r"0?[1-9]|[12]\d|3[01]"),
-    ("month", "1-12 or JAN-DEC", rf"0?[1-9]|1[0-2]|{_MONTHS}"),
-    ("day of week", "0-7 or SUN-SAT", rf"[0-7]|{_DAYS}"),
-)
+    CronField("minute", "0-59", r"[0-5]?\d", 0, 59),
+    CronField("hour", "0-23", r"[01]?\d|2[0-3]", 0, 23),
+    CronField("day of month", "1-31", r"0?[1-9]|[12]\d|3[01]", 1, 31),
+    CronField("month", "1-12 or JAN-DEC", "0?[1-9]|1[0-2]|" + "|".join(MONTHS), 1, 12, MONTHS),
+    CronField("day of week", "0-7 or SUN-SAT", "[0-7]|" + "|".join(DAYS), 0, 7, DAYS),
+)  # fmt: skip
+DAY_OF_MONTH, MONTH = CRON_FIELDS[2:4]
 
 
 def _cron_field_regex(value: str) -> re.Pattern[str]:
@@ -79,7 +116,7 @@ def _cron_field_regex(value: str) -> re.Pattern[str]:
     return re.compile(rf"{item}(?:,{item})*", re.IGNORECASE)
 
 
-CRON_FIELD_REGEXES = tuple(_cron_field_regex(value) for _, _, value in CRON_FIELDS)
+CRON_FIELD_REGEXES = tuple(_cron_field_regex(field.value) for field in CRON_FIELDS)
 
 # Commercial, GovCloud, China, ISO and sovereign partitions: eu-west-1,
 # us-gov-west-1, ap-southeast-2, cn-northwest-1, us-isob-east-1, eusc-de-east-1.
@@ -93,6 +130,8 @@ def validate_project_name(value: str) -> str | None:
         return "must not be empty"
     if not re.fullmatch(r"[\w -]+", value):
         return "must contain only letters, digits, spaces, hyphens and underscores"
+    if len(value) > MAX_TEXT:
+        return f"must be at most {MAX_TEXT} characters (has {len(value)})"
     return None
 
 
@@ -106,13 +145,22 @@ def validate_project(value: str) -> str | None:
         return "must not be a Python keyword"
     if value in SHADOWED_MODULES:
         return "must not reuse the name of a standard-library module, a dependency or a project folder"
+    if len(value) > MAX_PROJECT:
+        return (
+            f"must be at most {MAX_PROJECT} characters (has {len(value)}): it prefixes DAG ids"
+            f" and AWS resource names, which are cut at {MAX_PROJECT}"
+        )
     return None
 
 
 def validate_warehouse_schema(value: str) -> str | None:
-    # PostgreSQL silently truncates identifiers to 63 bytes: refuse rather than surprise.
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
-        return "must be a lowercase SQL identifier of at most 63 characters: a-z, 0-9 and _, not starting with a digit"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", value):
+        return "must be a lowercase SQL identifier: a-z, 0-9 and _, not starting with a digit"
+    if len(value) > MAX_SCHEMA:
+        return (
+            f"must be at most {MAX_SCHEMA} characters (has {len(value)}): the roles"
+            " <schema>_analyst and <schema>_writer must fit PostgreSQL's 63-character names"
+        )
     if value.startswith("pg_") or value == "information_schema":
         return (
             "must not be a PostgreSQL system schema name (pg_* or information_schema)"
@@ -146,32 +194,74 @@ def validate_source_kind(value: str) -> str | None:
     return None
 
 
+def cron_spans(text: str) -> list[tuple[str, str, str]]:
+    """(start, end, step) of each comma item of a field: `1-5/2` -> ('1', '5', '2')."""
+    spans = []
+    for item in text.split(","):
+        span, _, step = item.partition("/")
+        start, _, end = span.partition("-")
+        spans.append((start, end, step))
+    return spans
+
+
+def cron_values(text: str, field: CronField) -> set[int]:
+    """The values a syntactically valid field stands for."""
+    values = set()
+    for start, end, step in cron_spans(text):
+        if start == "*":
+            first, last = field.low, field.high
+        else:
+            first = field.number(start)
+            # `a/n` runs from a to the highest value, as croniter reads it.
+            last = field.number(end) if end else (field.high if step else first)
+        values.update(range(first, last + 1, int(step or 1)))
+    return values
+
+
 def validate_cron(value: str) -> str | None:
-    if value in CRON_PRESETS:
-        return None
-    fields = value.split()
-    if len(fields) != 5:
+    texts = CRON_PRESETS.get(value, value).split(" ")
+    if len(texts) != 5:
         return (
             "must be a cron expression of five fields (minute hour day-of-month month"
-            f" day-of-week), e.g. '0 0 * * *', or one of {', '.join(CRON_PRESETS)}"
+            " day-of-week) separated by single spaces, e.g. '0 0 * * *', or one of"
+            f" {', '.join(CRON_PRESETS)}"
         )
-    for field, (name, allowed, _), regex in zip(
-        fields, CRON_FIELDS, CRON_FIELD_REGEXES
-    ):
-        if not regex.fullmatch(field):
+    for text, field, regex in zip(texts, CRON_FIELDS, CRON_FIELD_REGEXES):
+        if not regex.fullmatch(text):
             return (
-                f"{name} field {field!r} is not valid: use {allowed}, '*', ranges (a-b),"
-                " steps (/n) or comma lists"
+                f"{field.name} field {text!r} is not valid: use {field.allowed}, '*',"
+                " ranges (a-b), steps (/n) or comma lists"
             )
-    return None
+        # croniter wraps `fri-mon` around the week; cron(5) calls it an error.
+        if any(
+            end and field.number(start) > field.number(end)
+            for start, end, _ in cron_spans(text)
+        ):
+            return f"{field.name} field {text!r} has a range that runs backwards: write it low-high"
+    return never_fires(*texts[2:])
+
+
+def never_fires(day: str, month: str, weekday: str) -> str | None:
+    # Airflow (croniter) ORs day of month and day of week unless one holds a `*`:
+    # only with a `*` day of week do the days of month alone decide.
+    if "*" not in weekday.split(","):
+        return None
+    first_day = min(cron_values(day, DAY_OF_MONTH))
+    # 29 February exists in leap years, so `0 0 29 2 *` fires every four years.
+    if any(monthrange(2024, m)[1] >= first_day for m in cron_values(month, MONTH)):
+        return None
+    return (
+        f"never fires: no month in {month!r} has a day {day!r}, so Airflow would"
+        " refuse the DAG; choose days that exist in those months"
+    )
 
 
 def validate_daily_cron(value: str) -> str | None:
     """A cron that fires at most once per calendar day: partitions are days, keyed by date."""
     once_a_day = (
         "must fire at most once a day (a single minute and hour, e.g. '30 2 * * *', or"
-        " @daily, @weekly, @monthly, @yearly): partitions are days, each keyed by the"
-        " start date of its run's data interval"
+        " @daily, @weekly, @monthly, @quarterly, @yearly): partitions are days, each"
+        " keyed by the start date of its run's data interval"
     )
     if value == "@hourly":
         return once_a_day
@@ -241,15 +331,18 @@ def shown(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def check(field: str, value: object) -> str | None:
+    """The error line for one answer, or None."""
+    # A replay file can hold any JSON type; the validators only take text.
+    rule = (
+        VALIDATORS[field](value) if isinstance(value, str) else "must be given as text"
+    )
+    return f"ERROR: {field}: {rule} (got {shown(value)})" if rule else None
+
+
 def find_errors(answers: dict) -> list[str]:
-    errors = []
-    for field, validate in VALIDATORS.items():
-        value = answers.get(field)
-        # A replay file can hold any JSON type; the validators only take text.
-        rule = validate(value) if isinstance(value, str) else "must be given as text"
-        if rule:
-            errors.append(f"ERROR: {field}: {rule} (got {shown(value)})")
-    return errors
+    errors = (check(field, answers.get(field)) for field in VALIDATORS)
+    return [error for error in errors if error]
 
 
 def main(answers: dict) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,10 @@ from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+# cookiecutter() puts the template on sys.path while it runs, so that `_extensions`
+# can name local_extensions; pytest-cookies and these tests also call
+# prompt_for_config() directly, outside cookiecutter().
+sys.path.insert(0, str(TEMPLATE_DIR))
 
 
 def pytest_configure(config: pytest.Config) -> None:

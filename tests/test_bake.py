@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import json
 import subprocess
 import sys
 import tomllib
@@ -36,7 +37,10 @@ SUPPORTED_COMBINATIONS = [
 # adapters. Update both lists whenever a file is added to or removed from
 # {{cookiecutter.project}}/ (this is the point: the file set changes on purpose only).
 EXPECTED_COMMON = {
+    ".cruft.json",
+    ".github/workflows/ci.yml",
     ".gitignore",
+    ".pre-commit-config.yaml",
     "Makefile",
     "README.md",
     "benchmarks/extraction.py",
@@ -214,47 +218,84 @@ def test_project_name_gives_the_slug(cookies, name, slug):
     assert result.context["warehouse_schema"] == slug
 
 
-def test_bad_project_name_fails_and_leaves_nothing(cookies, tmp_path, capfd):
+def test_bad_project_name_fails_and_leaves_nothing(cookies, tmp_path):
     result = cookies.bake(extra_context={"project_name": "1st project!"})
     assert result.exit_code != 0
     assert isinstance(result.exception, FailedHookException)
     assert leftovers(tmp_path) == []
-    err = capfd.readouterr().err
-    assert "ERROR: project_name: must contain only letters" in err
-    assert (
-        "ERROR: project: must be a lowercase Python identifier" in err
-    )  # 1st_project!
-
-
-@pytest.mark.parametrize("slug", ["class", "lambda"])
-def test_keyword_slug_is_refused(cookies, tmp_path, capfd, slug):
-    result = cookies.bake(extra_context={"project": slug})
-    assert isinstance(result.exception, FailedHookException)
-    assert leftovers(tmp_path) == []
-    assert (
-        f"ERROR: project: must not be a Python keyword (got '{slug}')"
-        in capfd.readouterr().err
+    assert str(result.exception).startswith(
+        "ERROR: project_name: must contain only letters"
     )
 
 
-def test_cli_refuses_bad_answer_and_creates_nothing(tmp_path):
+@pytest.mark.parametrize("slug", ["class", "lambda"])
+def test_keyword_slug_is_refused(cookies, tmp_path, slug):
+    result = cookies.bake(extra_context={"project": slug})
+    assert isinstance(result.exception, FailedHookException)
+    assert leftovers(tmp_path) == []
+    assert str(result.exception) == (
+        f"ERROR: project: must not be a Python keyword (got '{slug}')"
+    )
+
+
+def run_cli(
+    tmp_path: Path, *answers: str, stdin: str | None = None, template=TEMPLATE_DIR
+):
+    """The cookiecutter command as a user runs it, from tmp_path, into tmp_path/out."""
     out = tmp_path / "out"
-    out.mkdir()
+    out.mkdir(exist_ok=True)
     config = tmp_path / "config.yaml"  # keeps the replay file out of the home directory
     config.write_text(
         f"cookiecutters_dir: {tmp_path / 'cc'}\nreplay_dir: {tmp_path / 'replay'}\n"
     )
-    args = ["--no-input", "--config-file", config, "-o", out, TEMPLATE_DIR]
-    proc = subprocess.run(
-        [sys.executable, "-m", "cookiecutter", *args, "project_name=1st project!"],
+    args = ["--config-file", config, "-o", out, template]
+    return subprocess.run(
+        [sys.executable, "-m", "cookiecutter", *args, *answers],
+        cwd=tmp_path,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert proc.returncode != 0
-    assert "ERROR: project_name: must contain only letters" in proc.stderr
-    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ("project_name=1st project!", "ERROR: project_name: must contain only letters"),
+        ("project_name=a/b c/d", "ERROR: project_name: must contain only letters"),
+        ("project=../escape", "ERROR: project: must be a lowercase Python identifier"),
+        ("schedule=0 0 31 2 *", "ERROR: schedule: never fires"),
+        ("retrain_schedule=0 0 30 2 *", "ERROR: retrain_schedule: never fires"),
+    ],
+)
+def test_cli_refuses_bad_answer_and_creates_nothing(tmp_path, answer, message):
+    proc = run_cli(tmp_path, "--no-input", answer)
+    assert proc.returncode == 1
+    assert message in proc.stdout  # cookiecutter's CLI prints refusals on stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "escape").exists()
+
+
+def test_typed_answer_is_refused_before_the_next_prompt(tmp_path):
+    proc = run_cli(tmp_path, stdin="Churn Forecast\n1st_project\n")
+    assert proc.returncode == 1
+    assert "ERROR: project: must be a lowercase Python identifier" in proc.stdout
+    assert "[3/13]" not in proc.stdout  # the description prompt never came
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_pre_gen_hook_refuses_a_bad_replay_file(tmp_path, default_answers):
+    """A replay file skips the prompts and their checks: the hook is the check of record."""
+    replay = tmp_path / "replay.json"
+    answers = default_answers | {"schedule": "0 0 30 2 *"}
+    replay.write_text(json.dumps({"cookiecutter": answers}))
+    proc = run_cli(tmp_path, "--replay-file", str(replay))
+    assert proc.returncode == 1
+    assert "ERROR: schedule: never fires" in proc.stderr
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 # Hostile answers. Each payload breaks out of one naive way of putting an answer into
@@ -361,3 +402,26 @@ def test_free_text_answers_stay_data_in_generated_files(cookies):
         assert "__import__" not in calls, path
     pyproject = (result.project_path / "pyproject.toml").read_text(encoding="utf-8")
     assert tomllib.loads(pyproject)["project"]["description"] == text
+
+
+def test_project_records_where_it_came_from(cookies):
+    result = cookies.bake()
+    state = json.loads((result.project_path / ".cruft.json").read_text())
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"],
+        cwd=TEMPLATE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert (state["template"], state["commit"]) == (str(TEMPLATE_DIR), head)
+    assert state["context"]["cookiecutter"]["project"] == SLUG
+
+
+def test_project_from_a_cloned_template_records_the_url(tmp_path):
+    """`cookiecutter gh:org/template` clones: .cruft.json gets the URL, not the clone."""
+    url = f"file://{TEMPLATE_DIR}"
+    proc = run_cli(tmp_path, "--no-input", template=f"git+{url}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    state = json.loads((tmp_path / "out" / SLUG / ".cruft.json").read_text())
+    assert state["template"] == url

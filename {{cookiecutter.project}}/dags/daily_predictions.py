@@ -14,7 +14,11 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
 from {{ cookiecutter.project }}.config import start_date
 
-DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, "retry_delay": timedelta(minutes=5)}
+DEFAULT_ARGS = {
+    "owner": {{ cookiecutter.author_name | python_string }},
+    "retries": 2,
+    "retry_delay": timedelta(minutes=5),
+}
 RETRAIN_REQUESTS = Asset("{{ cookiecutter.project }}_retrain_requests")  # the retrain DAG runs on it
 
 

@@ -14,7 +14,11 @@ from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, d
 
 from {{ cookiecutter.project }}.config import promotion_approval, start_date
 
-DEFAULT_ARGS = {"owner": {{ cookiecutter.author_name | tojson }}, "retries": 2, "retry_delay": timedelta(minutes=5)}
+DEFAULT_ARGS = {
+    "owner": {{ cookiecutter.author_name | python_string }},
+    "retries": 2,
+    "retry_delay": timedelta(minutes=5),
+}
 RETRAIN_REQUESTS = Asset("{{ cookiecutter.project }}_retrain_requests")
 
 
@@ -33,13 +37,15 @@ RETRAIN_REQUESTS = Asset("{{ cookiecutter.project }}_retrain_requests")
 )
 def retrain():
     # A run an asset event started has no data interval: its window ends at the last midnight.
-    @task
+    # Each task's dict is one XCom, used whole (promote takes train's result), not one
+    # XCom per key: multiple_outputs says so rather than leaving Airflow to infer it.
+    @task(multiple_outputs=False)
     def stage_training_window(data_interval_start=None, data_interval_end=None, run_id=None, dag_run=None) -> dict:
         from {{ cookiecutter.project }}.pipeline import run
 
         return run("stage_training_window", data_interval_start, data_interval_end, run_id, dag_run.run_after)
 
-    @task
+    @task(multiple_outputs=False)
     def train(data_interval_start=None, data_interval_end=None, run_id=None, dag_run=None) -> dict:
         from {{ cookiecutter.project }}.pipeline import run
 
@@ -51,7 +57,7 @@ def retrain():
 
         return report(trained, run_id)
 
-    @task
+    @task(multiple_outputs=False)
     def promote(trained: dict, approval: dict | None = None, run_id=None) -> dict:
         from {{ cookiecutter.project }}.pipeline import promote
 

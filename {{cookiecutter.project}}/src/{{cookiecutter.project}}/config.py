@@ -87,7 +87,10 @@ class Settings:
             source_url=env.get("SOURCE_URL") or None,
             source_schema=env.get("SOURCE_SCHEMA", "source"),
             source_queries_dir=Path(env["SOURCE_QUERIES_DIR"]) if env.get("SOURCE_QUERIES_DIR") else None,
-            s3_source_uri=env.get("SOURCE_S3_URI", "s3://{{ cookiecutter.project | replace('_', '-') }}-data/incoming"),
+            s3_source_uri=env.get(
+                "SOURCE_S3_URI",
+                "s3://{{ cookiecutter.project | replace('_', '-') }}-data/incoming",
+            ),
             drop_dir=Path(env.get("SOURCE_DROP_DIR", state / "drop")),
             artifacts_uri=env.get("ARTIFACTS_URI", str(state / "artifacts")),
             reports_dir=Path(env.get("REPORTS_DIR", state / "reports")),

@@ -42,7 +42,8 @@ def main() -> int:
     print(f"running the DAGs through Airflow (task logs: {log})")
     with output_to(log):
         dags = load_dags()
-    retrain, daily = (dags[f"{{ cookiecutter.project }}_{name}"] for name in ("retrain", "daily"))
+    retrain = dags["{{ cookiecutter.project }}_retrain"]
+    daily = dags["{{ cookiecutter.project }}_daily"]
     # run_once(dag, X) runs the data interval that ends at X.
     with output_to(log):
         run = run_once(retrain, midnight(FIRST_SCORED))
