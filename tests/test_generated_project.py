@@ -56,7 +56,7 @@ def test_generated_project_passes_its_own_checks(request, answers):
         k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WAREHOUSE_URL")
     }
     run = subprocess.run(
-        ["make", "lint", "test"],
+        ["make", "lint", "test", "evaluate"],
         check=False,  # the assertion below reports the output
         cwd=project,
         env=env,

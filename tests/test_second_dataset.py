@@ -170,6 +170,9 @@ def test_a_second_dataset_needs_edits_in_model_only_and_scores_every_date():
     fresh = tree(project)
     shutil.copytree(MODEL, project / "src" / SLUG / "model", dirs_exist_ok=True)
 
+    make(
+        project, "evaluate", "UPDATE=1"
+    )  # the new model's baseline, as its data scientist commits it
     wrote = make(project, "migration", "MSG=hours and rentals")
     assert re.search(
         rf"wrote src/{SLUG}/warehouse/migrations/versions/\d{{4}}_hours_and_rentals\.py",

@@ -1,0 +1,11 @@
+"""DATA SCIENTIST OWNED: when a day of hours or the forecast has gone wrong."""
+
+ON_BATCH_BREACH = "fail"
+TRAILING_DAYS = 7
+ROWS_VS_TRAILING_MEDIAN = (0.9, 1.1)  # a day has 24 hours, no more, no fewer
+# One season and one kind of day for all 24 hours of a date: constant on purpose.
+CONSTANT_COLUMNS: list[str] = ["season", "workingday"]
+
+ON_MODEL_BREACH = "retrain"
+PSI_BREACH = 0.25
+PERFORMANCE_FLOOR = 0.3  # r2 of a day's 24 forecasts: noisier than the holdout's, so lower than the gate's
