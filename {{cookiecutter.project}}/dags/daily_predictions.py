@@ -19,7 +19,8 @@ DEFAULT_ARGS = {
     "retries": 2,
     "retry_delay": timedelta(minutes=5),
 }
-RETRAIN_REQUESTS = Asset("{{ cookiecutter.project }}_retrain_requests")  # the retrain DAG runs on it
+# Monitoring updates it to ask for a retrain; the retrain DAG is scheduled on it.
+RETRAIN_REQUESTS = Asset("{{ cookiecutter.project }}_retrain_requests")
 
 
 def stage(name: str):
@@ -59,7 +60,8 @@ def daily_predictions():
             raise AirflowSkipException("no drift or performance breach asks for a retrain")
         return True
 
-    scored = stage("extract_features") >> stage("validate_features") >> stage("check_batch") >> stage("predict")
+    checked = stage("extract_features") >> stage("validate_features") >> stage("check_batch")
+    scored = checked >> stage("predict")
     drift = scored >> stage("monitor_drift")
     performance = [scored, stage("extract_labels")] >> stage("track_performance")
     [drift, performance] >> request_retrain()

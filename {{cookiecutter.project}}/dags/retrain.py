@@ -40,13 +40,13 @@ def retrain():
     # Each task's dict is one XCom, used whole (promote takes train's result), not one
     # XCom per key: multiple_outputs says so rather than leaving Airflow to infer it.
     @task(multiple_outputs=False)
-    def stage_training_window(data_interval_start=None, data_interval_end=None, run_id=None, dag_run=None) -> dict:
+    def stage_training_window(data_interval_start=None, data_interval_end=None, run_id=None, dag_run=None):
         from {{ cookiecutter.project }}.pipeline import run
 
         return run("stage_training_window", data_interval_start, data_interval_end, run_id, dag_run.run_after)
 
     @task(multiple_outputs=False)
-    def train(data_interval_start=None, data_interval_end=None, run_id=None, dag_run=None) -> dict:
+    def train(data_interval_start=None, data_interval_end=None, run_id=None, dag_run=None):
         from {{ cookiecutter.project }}.pipeline import run
 
         return run("train", data_interval_start, data_interval_end, run_id, dag_run.run_after)
@@ -69,21 +69,21 @@ def retrain():
     if promotion_approval():
         from airflow.providers.standard.operators.hitl import HITLOperator
 
-        approval = HITLOperator(
+        approve_promotion = HITLOperator(
             task_id="approve_promotion",
             subject="Promote the retrained model?",
-            # {% raw %}Airflow renders these when the task runs.
+            # Airflow renders the body's templates when the task runs.{% raw %}
             body=(
                 "Candidate `{{ ti.xcom_pull(task_ids='train')['version'] }}`; its training report: "
                 "`{{ ti.xcom_pull(task_ids='render_report') }}`. Approving lets the gate decide; "
                 "rejecting keeps the champion."
-            ),  # {% endraw %}
+            ),{% endraw %}
             options=["Approve", "Reject"],
             defaults=["Reject"],
             response_timeout=timedelta(days=3),
         )
-        report >> approval
-        promote(trained, approval.output)
+        report >> approve_promotion
+        promote(trained, approve_promotion.output)
     else:
         report >> promote(trained)
 

@@ -175,7 +175,9 @@ def test_daily_runs_succeed_on_clean_days_and_fail_on_defect_days(scenario):
 
 def test_retrain_rendered_its_report_offline_and_recorded_it(scenario):
     (version,) = scenario.sql("SELECT version FROM model_versions WHERE status = 'champion'")[0]
-    ((path, run_id),) = scenario.sql("SELECT report_path, run_id FROM training_reports WHERE version = %s", (version,))
+    ((path, run_id),) = scenario.sql(
+        "SELECT report_path, run_id FROM training_reports WHERE version = %s", (version,)
+    )
     page = Path(path).read_text(encoding="utf-8")
     assert run_id == scenario.retrain_run.run_id and Path(scenario.settings.reports_dir) in Path(path).parents
     assert version in page and metrics.PRIMARY in page
@@ -188,7 +190,9 @@ def test_clean_days_are_monitored_and_no_breach_asks_for_a_retrain(scenario):
     assert checked == [(day, []) for day in clean_days()]
     drift = scenario.sql("SELECT DISTINCT data_date FROM feature_drift ORDER BY 1")
     assert drift == [(day,) for day in clean_days()]
-    measured = scenario.sql("SELECT DISTINCT data_date FROM model_performance WHERE metric = %s ORDER BY 1", (metrics.PRIMARY,))
+    measured = scenario.sql(
+        "SELECT DISTINCT data_date FROM model_performance WHERE metric = %s ORDER BY 1", (metrics.PRIMARY,)
+    )
     assert measured == [(day,) for day in clean_days()]  # labels of a day arrive with it here
     for day in clean_days():
         assert task_states(scenario.daily_runs[day])["request_retrain"][0] == "skipped"
@@ -277,9 +281,9 @@ def test_a_drift_breach_asks_the_retrain_dag_for_a_run_through_its_asset(scenari
     scenario.daily_runs[day] = rerun
     with create_session() as session:
         events = session.scalars(
-            select(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id).where(
-                AssetModel.name == f"{PROJECT}_retrain_requests", AssetEvent.source_run_id == rerun.run_id
-            )
+            select(AssetEvent)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == f"{PROJECT}_retrain_requests", AssetEvent.source_run_id == rerun.run_id)
         ).all()
     assert len(events) == 1
 

@@ -29,3 +29,29 @@ def test_the_dry_run_says_what_the_gate_would_do_and_changes_nothing(scored, cap
     )
     assert fetch_all(settings, EVERYTHING) == before
     assert decision["window"][1] == days[-1] + dt.timedelta(days=1) and SCORED_FROM in days
+
+
+def test_a_search_space_is_searched_and_its_results_reach_the_report(scored, monkeypatch):
+    """model/estimator.py's SEARCH_SPACE, here over one of the estimator's own float settings."""
+    from {{ cookiecutter.project }} import reports
+    from {{ cookiecutter.project }}.model import estimator
+
+    settings, days, _ = scored
+    name, value = next(
+        (k, v) for k, v in estimator.build_estimator().get_params().items() if type(v) is float and v > 0
+    )
+    monkeypatch.setattr(estimator, "SEARCH_SPACE", {name: [value, value * 2]})
+    trained = training.train(settings, Interval.day(days[-2]), "tuned")
+
+    ((tuning,),) = fetch_all(
+        settings, "SELECT tuning FROM model_versions WHERE version = %s", (trained["version"],)
+    )
+    assert set(tuning["best_params"]) == {name} and len(tuning["tried"]) >= 2
+    ((start, end),) = fetch_all(
+        settings,
+        "SELECT train_start, train_end FROM model_versions WHERE version = %s",
+        (trained["version"],),
+    )
+    with reports.kernel_settings(settings):  # what the report's kernel is given
+        shown = reports.evidence(trained["version"], None, str(start), str(end))
+    assert shown.tuning == tuning and metrics.PRIMARY in shown.metrics.index
