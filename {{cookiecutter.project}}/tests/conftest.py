@@ -29,7 +29,13 @@ from {{ cookiecutter.project }}.model import window
 from {{ cookiecutter.project }}.model.contract import CONTRACT
 from {{ cookiecutter.project }}.sources import open_source
 from {{ cookiecutter.project }}.staging import conform
-from {{ cookiecutter.project }}.synthetic import features, key_capacity, labels, seed_source, with_defect
+from {{ cookiecutter.project }}.synthetic import (
+    features,
+    key_capacity,
+    labels,
+    seed_source,
+    with_defect,
+)
 from {{ cookiecutter.project }}.training import held_out_days
 from {{ cookiecutter.project }}.warehouse import fetch_all, migrate
 from {{ cookiecutter.project }}.warehouse.connection import embedded_server

@@ -27,7 +27,14 @@ from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.model import expectations
 from {{ cookiecutter.project }}.scoring import PartitionNotValidated, predict
 from {{ cookiecutter.project }}.sources import open_source
-from {{ cookiecutter.project }}.synthetic import DEFECTS, EXTRA_COLUMN, business_rules, column_for, features, with_defect
+from {{ cookiecutter.project }}.synthetic import (
+    DEFECTS,
+    EXTRA_COLUMN,
+    business_rules,
+    column_for,
+    features,
+    with_defect,
+)
 from {{ cookiecutter.project }}.training import promote, stage_window, train
 from {{ cookiecutter.project }}.validation import ValidationFailed, gate, validate
 from {{ cookiecutter.project }}.validation.rules import base_rules
