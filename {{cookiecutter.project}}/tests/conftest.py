@@ -31,6 +31,7 @@ from {{ cookiecutter.project }}.sources import open_source
 from {{ cookiecutter.project }}.synthetic import (
     features,
     key_capacity,
+    labelled,
     labels,
     seed_source,
     with_defect,
