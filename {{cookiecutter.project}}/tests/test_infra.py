@@ -334,12 +334,13 @@ def test_systemd_units_start_each_airflow_3_component(infra):
         unit.optionxform = str
         unit.read(INFRA / "systemd" / f"airflow-{component}.service")
         service = unit["Service"]
-        assert (service["User"], service["Restart"]) == ("airflow", "on-failure")
+        assert (service["User"], service["Restart"]) == ("airflow", "always")
         assert service["EnvironmentFile"] == f"/etc/{PROJECT}/airflow.env"
         assert f" -m infra.db_env -- airflow {component}" in service["ExecStart"]
         assert unit["Install"]["WantedBy"] == "multi-user.target"
+    workers = [{% if cookiecutter.executor == "celery" %}"airflow-celery-worker@.service"{% endif %}]
     assert sorted(p.name for p in (INFRA / "systemd").iterdir()) == sorted(
-        f"airflow-{c}.service" for c in COMPONENTS
+        [f"airflow-{c}.service" for c in COMPONENTS] + workers
     )
 
 
