@@ -13,6 +13,18 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def migrate(settings: Settings, revision: str = "head") -> None:
     """Bring the warehouse schema to `revision`; a no-op when it is there already."""
     from alembic import command
+
+    _run(settings, command.upgrade, revision)
+
+
+def downgrade(settings: Settings, revision: str) -> None:
+    """Undo the migrations after `revision` ("base": all of them), newest first."""
+    from alembic import command
+
+    _run(settings, command.downgrade, revision)
+
+
+def _run(settings: Settings, alembic_command, revision: str) -> None:
     from alembic.config import Config
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
@@ -25,7 +37,7 @@ def migrate(settings: Settings, revision: str = "head") -> None:
     try:
         with engine.connect() as conn:
             cfg.attributes.update(connection=conn, schema=settings.schema)
-            command.upgrade(cfg, revision)
+            alembic_command(cfg, revision)
     finally:
         engine.dispose()
 
