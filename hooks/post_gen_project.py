@@ -1,5 +1,5 @@
 """Post-generation hook: drop the source adapters the answers did not choose,
-and what only those adapters use.
+and what only those adapters use; drop what only the Celery executor uses.
 
 Cookiecutter renders this file with Jinja and runs it with its own Python (so:
 stdlib only) from the generated project's root.
@@ -71,6 +71,16 @@ def remove_unused_source_support(root: Path, project: str, source_kind: str) -> 
             target.unlink(missing_ok=True)
 
 
+# What only executor=celery uses, relative to the project root.
+CELERY_FILES = (Path("infra", "systemd", "airflow-celery-worker@.service"),)
+
+
+def remove_celery_files(root: Path, executor: str) -> None:
+    if executor != "celery":
+        for path in CELERY_FILES:
+            (root / path).unlink(missing_ok=True)
+
+
 def next_steps(root: Path) -> str:
     # The absolute path is right whatever output directory (-o) was used.
     return (
@@ -81,6 +91,7 @@ def next_steps(root: Path) -> str:
 def main(answers: dict, root: Path) -> None:
     remove_unused_sources(root, answers["project"], answers["source_kind"])
     remove_unused_source_support(root, answers["project"], answers["source_kind"])
+    remove_celery_files(root, answers["executor"])
     print(next_steps(root))
 
 

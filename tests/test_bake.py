@@ -18,9 +18,13 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 SLUG = "churn_forecast"  # from the default project_name
 
 
-def combination(model_kind: str, source_kind: str):
-    answers = {"model_kind": model_kind, "source_kind": source_kind}
-    return pytest.param(answers, id=f"{model_kind}-{source_kind}")
+def combination(model_kind: str, source_kind: str, executor: str = "local"):
+    answers = {
+        "model_kind": model_kind,
+        "source_kind": source_kind,
+        "executor": executor,
+    }
+    return pytest.param(answers, id=f"{model_kind}-{source_kind}-{executor}")
 
 
 SUPPORTED_COMBINATIONS = [
@@ -30,6 +34,7 @@ SUPPORTED_COMBINATIONS = [
     combination("regression", "postgres"),
     combination("regression", "s3"),
     combination("regression", "files"),
+    combination("regression", "files", "celery"),
 ]
 
 # The generated project's files for the default answers, apart from the source
@@ -45,14 +50,19 @@ EXPECTED_COMMON = {
     "dags/retrain.py",
     "infra/__init__.py",
     "infra/airflow.env.example",
+    "infra/airflow_api.py",
     "infra/aws.py",
     "infra/db_env.py",
     "infra/deploy.sh",
+    "infra/local_databases.py",
+    "infra/prod_local.py",
     "infra/run.sh",
+    "infra/supervisor.py",
     "infra/systemd/airflow-api-server.service",
     "infra/systemd/airflow-dag-processor.service",
     "infra/systemd/airflow-scheduler.service",
     "infra/systemd/airflow-triggerer.service",
+    "infra/units.py",
     "pyproject.toml",
     "sql/analyst_queries.sql",
     "src/churn_forecast/__init__.py",
@@ -85,13 +95,18 @@ EXPECTED_COMMON = {
     "src/churn_forecast/warehouse/migrations/script.py.mako",
     "src/churn_forecast/warehouse/migrations/versions/0001_warehouse.py",
     "src/churn_forecast/warehouse/migrations/versions/0002_roles.py",
+    "src/churn_forecast/warehouse/migrations/versions/0004_append_only.py",
     "tests/conftest.py",
     "tests/test_contract.py",
     "tests/test_dag_integrity.py",
     "tests/test_end_to_end.py",
     "tests/test_extraction.py",
     "tests/test_infra.py",
+    "tests/test_least_privilege.py",
+    "tests/test_migrations.py",
     "tests/test_model_contract.py",
+    "tests/test_prod_local.py",
+    "tests/test_redaction.py",
     "tests/test_registry.py",
     "tests/test_rollback.py",
     "tests/test_smoke_stages.py",
@@ -120,6 +135,13 @@ EXPECTED_BY_SOURCE = {
 }
 
 
+# What each executor adds; the post-gen hook deletes the Celery worker's unit for local.
+EXPECTED_BY_EXECUTOR = {
+    "local": set(),
+    "celery": {"infra/systemd/airflow-celery-worker@.service"},
+}
+
+
 def project_files(root: Path) -> set[str]:
     return {
         path.relative_to(root).as_posix()
@@ -142,6 +164,8 @@ def test_supported_combinations_cover_every_choice(cookiecutter_json):
         for p in SUPPORTED_COMBINATIONS
     }
     assert covered == set(every)
+    executors = {p.values[0]["executor"] for p in SUPPORTED_COMBINATIONS}
+    assert executors == set(cookiecutter_json["executor"]) == set(EXPECTED_BY_EXECUTOR)
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
@@ -174,7 +198,11 @@ def test_bake(cookies, answers):
 def test_exact_file_set(cookies, answers):
     result = cookies.bake(extra_context=answers)
     assert result.exception is None, result.exception
-    expected = EXPECTED_COMMON | EXPECTED_BY_SOURCE[answers["source_kind"]]
+    expected = (
+        EXPECTED_COMMON
+        | EXPECTED_BY_SOURCE[answers["source_kind"]]
+        | EXPECTED_BY_EXECUTOR[answers["executor"]]
+    )
     assert project_files(result.project_path) == expected
 
 

@@ -305,13 +305,29 @@ def test_next_steps_give_a_pasteable_command(post_gen):
     assert "cd '/tmp/my out/churn' && make install && make demo" in spaced
 
 
+@pytest.mark.parametrize(("executor", "kept"), [("celery", True), ("local", False)])
+def test_remove_celery_files_keeps_them_for_celery_only(
+    post_gen, tmp_path, executor, kept
+):
+    worker = tmp_path / "infra/systemd/airflow-celery-worker@.service"
+    scheduler = tmp_path / "infra/systemd/airflow-scheduler.service"
+    for unit in (worker, scheduler):
+        unit.parent.mkdir(parents=True, exist_ok=True)
+        unit.touch()
+    post_gen.remove_celery_files(tmp_path, executor)
+    assert worker.exists() is kept
+    assert scheduler.exists()
+
+
 def test_post_gen_main_removes_and_prints_next_steps(post_gen, tmp_path, capsys):
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_source_s3.py").touch()
     queries = tmp_path / "src" / "churn" / "sources" / "queries"
     queries.mkdir(parents=True)
     (queries / "outcomes.sql").touch()
-    post_gen.main({"project": "churn", "source_kind": "files"}, tmp_path)
+    post_gen.main(
+        {"project": "churn", "source_kind": "files", "executor": "local"}, tmp_path
+    )
     assert not (tmp_path / "tests" / "test_source_s3.py").exists()
     assert not queries.exists()
     assert f"cd {tmp_path} && make install && make demo" in capsys.readouterr().out
