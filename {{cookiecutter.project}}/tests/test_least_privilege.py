@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from datetime import date
 
 import pytest
 from psycopg2 import errors
 from psycopg2 import sql as pgsql
 from psycopg2.extensions import make_dsn
-from sklearn.dummy import DummyRegressor
+from test_rollback import register  # registers and promotes a tiny model
 
 from {{ cookiecutter.project }} import registry
 from {{ cookiecutter.project }}.warehouse import fetch_all
@@ -37,16 +36,6 @@ def login(settings):
     yield make
     for user in created:
         fetch_all(settings, pgsql.SQL("DROP ROLE {}").format(pgsql.Identifier(user)))
-
-
-def register(settings, constant: float, day: int) -> str:
-    """Register and promote a tiny model; its version."""
-    model = DummyRegressor(strategy="constant", constant=constant).fit([[0]], [0])
-    version = registry.register(
-        settings, model, {"score": constant}, date(2025, 1, 1), date(2025, 1, day), 1, "t"
-    )
-    registry.decide(settings, version.version, True, "test", "t")
-    return version.version
 
 
 def test_writer_switches_the_champion_and_rolls_back(login, sql):
