@@ -249,24 +249,35 @@ def _free_port() -> int:
 
 def main() -> int:
     started = time.monotonic()
-    with ProdLocal(Settings.from_env().state_dir / "prod-local") as prod:
-        print(f"Airflow on PostgreSQL metadata, REST API http://127.0.0.1:{prod.port}/api/v2; its processes:")
-        for service in prod.supervisor.services.values():
-            print(f"  pid {service.pid:<7} {' '.join(service.command)}")
-        retrain = prod.retrain()
-        print(f"retrain  {retrain['dag_run_id']}: {retrain['state']}")
-        daily = prod.api.wait_for_run(prod.score(FIRST_SCORED), timeout=600)
-        print(f"daily    {daily['dag_run_id']}: {daily['state']}")
-        query = "SELECT count(*) FROM predictions WHERE logical_date = %s"
-        (count,) = prod.analyst_sql(query, (FIRST_SCORED,))[0]
-        print(f"{FIRST_SCORED}: {count} predictions (counted in the warehouse by the analyst login)")
+    state = Settings.from_env().state_dir / "prod-local"
+    try:
+        with ProdLocal(state) as prod:
+            print(f"Airflow on PostgreSQL metadata, API http://127.0.0.1:{prod.port}/api/v2; its processes:")
+            for service in prod.supervisor.services.values():
+                print(f"  pid {service.pid:<7} {' '.join(service.command)}")
+            return 0 if score_one_day(prod) else 1
+    finally:
+        elapsed = time.monotonic() - started
+        print(f"stopped everything it started; wall time {elapsed:.0f} s; logs in {state / 'logs'}")
+
+
+def score_one_day(prod: ProdLocal) -> bool:
+    """Retrain, then score FIRST_SCORED, through the REST API; print what SQL finds. Success?"""
+    retrain = prod.retrain()
+    print(f"retrain  {retrain['dag_run_id']}: {retrain['state']}")
+    if retrain["state"] != "success":
+        return False
+    daily = prod.api.wait_for_run(prod.score(FIRST_SCORED), timeout=600)
+    print(f"daily    {daily['dag_run_id']}: {daily['state']}")
+    query = "SELECT count(*) FROM predictions WHERE logical_date = %s"
+    (count,) = prod.analyst_sql(query, (FIRST_SCORED,))[0]
+    print(f"{FIRST_SCORED}: {count} predictions (counted in the warehouse by the analyst login)")
 {%- if cookiecutter.executor == "celery" %}
-        print("which worker ran which task (task instance hostname, from the REST API):")
-        for ti in sorted(prod.api.task_instances(daily), key=lambda ti: ti["start_date"] or ""):
-            print(f"  {ti['task_id']:<20} try {ti['try_number']}  {ti['hostname']}")
+    print("which worker ran which task (task instance hostname, from the REST API):")
+    for ti in sorted(prod.api.task_instances(daily), key=lambda ti: ti["start_date"] or ""):
+        print(f"  {ti['task_id']:<20} try {ti['try_number']}  {ti['hostname']}")
 {%- endif %}
-    print(f"stopped everything it started; wall time {time.monotonic() - started:.0f} s")
-    return 0 if retrain["state"] == daily["state"] == "success" and count > 0 else 1
+    return daily["state"] == "success" and count > 0
 
 
 if __name__ == "__main__":
