@@ -111,6 +111,8 @@ EXPECTED_COMMON = {
     "tests/test_rollback.py",
     "tests/test_smoke_stages.py",
     "tests/test_source_contract.py",
+    "tests/test_supervisor.py",
+    "tests/test_units.py",
     "tests/test_validation_gate.py",
     "tests/test_validation_runner.py",
 }
