@@ -1,6 +1,7 @@
 """Post-generation hook: drop the source adapters the answers did not choose,
-and what only those adapters use; record where the project came from in
-`.cruft.json`, so that `make update` can bring later template versions in.
+and what only those adapters use; drop what only the Celery executor uses; record
+where the project came from in `.cruft.json`, so that `make update` can bring later
+template versions in.
 
 Cookiecutter renders this file with Jinja and runs it with its own Python (so:
 stdlib only) from the generated project's root.
@@ -132,6 +133,16 @@ def record_template(answers: dict, root: Path, template_dir: Path) -> str:
     return ""
 
 
+# What only executor=celery uses, relative to the project root.
+CELERY_FILES = (Path("infra", "systemd", "airflow-celery-worker@.service"),)
+
+
+def remove_celery_files(root: Path, executor: str) -> None:
+    if executor != "celery":
+        for path in CELERY_FILES:
+            (root / path).unlink(missing_ok=True)
+
+
 def next_steps(root: Path) -> str:
     # The absolute path is right whatever output directory (-o) was used.
     return (
@@ -142,6 +153,7 @@ def next_steps(root: Path) -> str:
 def main(answers: dict, root: Path, template_dir: Path) -> None:
     remove_unused_sources(root, answers["project"], answers["source_kind"])
     remove_unused_source_support(root, answers["project"], answers["source_kind"])
+    remove_celery_files(root, answers["executor"])
     # cruft (create, update) sets _commit, renders into temporary folders and
     # writes .cruft.json itself.
     if "_commit" not in answers:

@@ -19,9 +19,13 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 SLUG = "churn_forecast"  # from the default project_name
 
 
-def combination(model_kind: str, source_kind: str):
-    answers = {"model_kind": model_kind, "source_kind": source_kind}
-    return pytest.param(answers, id=f"{model_kind}-{source_kind}")
+def combination(model_kind: str, source_kind: str, executor: str = "local"):
+    answers = {
+        "model_kind": model_kind,
+        "source_kind": source_kind,
+        "executor": executor,
+    }
+    return pytest.param(answers, id=f"{model_kind}-{source_kind}-{executor}")
 
 
 SUPPORTED_COMBINATIONS = [
@@ -31,6 +35,7 @@ SUPPORTED_COMBINATIONS = [
     combination("regression", "postgres"),
     combination("regression", "s3"),
     combination("regression", "files"),
+    combination("regression", "files", "celery"),
 ]
 
 # The generated project's files for the default answers, apart from the source
@@ -49,6 +54,7 @@ EXPECTED_COMMON = {
     "dags/retrain.py",
     "infra/__init__.py",
     "infra/airflow.env.example",
+    "infra/airflow_api.py",
     "infra/aws.py",
     "infra/broker.py",
     "infra/compute.py",
@@ -57,17 +63,21 @@ EXPECTED_COMMON = {
     "infra/db_env.py",
     "infra/deploy.sh",
     "infra/identity.py",
+    "infra/local_databases.py",
     "infra/logins.py",
     "infra/network.py",
     "infra/plan.py",
+    "infra/prod_local.py",
     "infra/release.py",
     "infra/run.sh",
     "infra/steps.py",
     "infra/storage.py",
+    "infra/supervisor.py",
     "infra/systemd/airflow-api-server.service",
     "infra/systemd/airflow-dag-processor.service",
     "infra/systemd/airflow-scheduler.service",
     "infra/systemd/airflow-triggerer.service",
+    "infra/units.py",
     "notebooks/explore.ipynb",
     "pyproject.toml",
     "sql/analyst_queries.sql",
@@ -117,6 +127,7 @@ EXPECTED_COMMON = {
     "src/churn_forecast/warehouse/migrations/versions/0001_warehouse.py",
     "src/churn_forecast/warehouse/migrations/versions/0002_roles.py",
     "src/churn_forecast/warehouse/migrations/versions/0003_data_contract_staging_tables.py",
+    "src/churn_forecast/warehouse/migrations/versions/0004_append_only.py",
     "src/churn_forecast/warehouse/migrations/versions/0010_monitoring.py",
     "tests/conftest.py",
     "tests/test_contract.py",
@@ -131,14 +142,20 @@ EXPECTED_COMMON = {
     "tests/test_infra_host.py",
     "tests/test_infra_identity.py",
     "tests/test_infra_storage.py",
+    "tests/test_least_privilege.py",
+    "tests/test_migrations.py",
     "tests/test_model_contract.py",
     "tests/test_monitoring.py",
     "tests/test_notebooks.py",
+    "tests/test_prod_local.py",
     "tests/test_promotion.py",
+    "tests/test_redaction.py",
     "tests/test_registry.py",
     "tests/test_rollback.py",
     "tests/test_smoke_stages.py",
     "tests/test_source_contract.py",
+    "tests/test_supervisor.py",
+    "tests/test_units.py",
     "tests/test_validation_gate.py",
     "tests/test_validation_runner.py",
 }
@@ -158,6 +175,13 @@ EXPECTED_BY_SOURCE = {
         "src/churn_forecast/sources/formats.py",
         "tests/test_source_files.py",
     },
+}
+
+
+# What each executor adds; the post-gen hook deletes the Celery worker's unit for local.
+EXPECTED_BY_EXECUTOR = {
+    "local": set(),
+    "celery": {"infra/systemd/airflow-celery-worker@.service"},
 }
 
 
@@ -183,6 +207,8 @@ def test_supported_combinations_cover_every_choice(cookiecutter_json):
         for p in SUPPORTED_COMBINATIONS
     }
     assert covered == set(every)
+    executors = {p.values[0]["executor"] for p in SUPPORTED_COMBINATIONS}
+    assert executors == set(cookiecutter_json["executor"]) == set(EXPECTED_BY_EXECUTOR)
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
@@ -215,7 +241,11 @@ def test_bake(cookies, answers):
 def test_exact_file_set(cookies, answers):
     result = cookies.bake(extra_context=answers)
     assert result.exception is None, result.exception
-    expected = EXPECTED_COMMON | EXPECTED_BY_SOURCE[answers["source_kind"]]
+    expected = (
+        EXPECTED_COMMON
+        | EXPECTED_BY_SOURCE[answers["source_kind"]]
+        | EXPECTED_BY_EXECUTOR[answers["executor"]]
+    )
     assert project_files(result.project_path) == expected
 
 

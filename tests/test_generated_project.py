@@ -3,7 +3,9 @@
 This is the slow part of the template suite: each case builds the project's own
 venv from its constraints.txt (seconds with a warm uv cache) and runs its unit,
 DAG-integrity and end-to-end tests on an embedded PostgreSQL through Airflow.
-Together the cases cover every source adapter and both model kinds.
+Together the cases cover every source adapter, both model kinds and both executors.
+The production-topology tests (marked prod_local, a few minutes each) run once per
+executor, and the restart test once: with Celery, where it kills a worker too.
 """
 
 from __future__ import annotations
@@ -21,26 +23,32 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 # and every pytest start makes /tmp/pytest-of-<user> private again.
 BUILD = TEMPLATE_DIR / "build" / "test"
 
-PROJECT_CHECKS = [
+PROJECT_CHECKS = [  # (answers, which of the project's tests: pytest -m)
     pytest.param(
-        {"project_name": "Fraud Alerts"}, id="fraud_alerts-classification-postgres"
+        {"project_name": "Fraud Alerts"},
+        "not restart",
+        id="fraud_alerts-classification-postgres-local",
     ),
     pytest.param(  # a name that sorts before "boto3": imports are ordered differently
         {
             "project_name": "Ads Bidding",
             "model_kind": "regression",
             "source_kind": "files",
+            "executor": "celery",
         },
-        id="ads_bidding-regression-files",
+        "",
+        id="ads_bidding-regression-files-celery",
     ),
     pytest.param(
-        {"model_kind": "classification", "source_kind": "s3"}, id="classification-s3"
+        {"model_kind": "classification", "source_kind": "s3"},
+        "not prod_local",
+        id="classification-s3-local",
     ),
 ]
 
 
-@pytest.mark.parametrize("answers", PROJECT_CHECKS)
-def test_generated_project_passes_its_own_checks(request, answers):
+@pytest.mark.parametrize(("answers", "marks"), PROJECT_CHECKS)
+def test_generated_project_passes_its_own_checks(request, answers, marks):
     output = BUILD / request.node.callspec.id
     shutil.rmtree(output, ignore_errors=True)
     project = Path(
@@ -55,6 +63,7 @@ def test_generated_project_passes_its_own_checks(request, answers):
     env = {
         k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WAREHOUSE_URL")
     }
+    env["PYTEST_ADDOPTS"] = f"-m '{marks}'" if marks else ""
     run = subprocess.run(
         ["make", "lint", "test", "evaluate"],
         check=False,  # the assertion below reports the output

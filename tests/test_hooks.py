@@ -307,6 +307,20 @@ def test_next_steps_give_a_pasteable_command(post_gen):
     assert "cd '/tmp/my out/churn' && make install && make demo" in spaced
 
 
+@pytest.mark.parametrize(("executor", "kept"), [("celery", True), ("local", False)])
+def test_remove_celery_files_keeps_them_for_celery_only(
+    post_gen, tmp_path, executor, kept
+):
+    worker = tmp_path / "infra/systemd/airflow-celery-worker@.service"
+    scheduler = tmp_path / "infra/systemd/airflow-scheduler.service"
+    for unit in (worker, scheduler):
+        unit.parent.mkdir(parents=True, exist_ok=True)
+        unit.touch()
+    post_gen.remove_celery_files(tmp_path, executor)
+    assert worker.exists() is kept
+    assert scheduler.exists()
+
+
 CLONED = {
     "_template": "gh:org/template",
     "_repo_dir": "/home/u/.cookiecutters/template",
@@ -321,7 +335,7 @@ def test_post_gen_main_removes_and_prints_next_steps(post_gen, tmp_path, capsys)
     formats.parent.mkdir(parents=True)
     formats.touch()
     (tmp_path / "t").mkdir()  # a template outside git: no .cruft.json, a note
-    answers = {"project": "churn", "source_kind": "postgres"} | LOCAL
+    answers = {"project": "churn", "source_kind": "postgres", "executor": "local"} | LOCAL
     post_gen.main(answers, tmp_path, tmp_path / "t")
     assert not (tmp_path / "tests" / "test_source_s3.py").exists()
     assert not formats.exists()

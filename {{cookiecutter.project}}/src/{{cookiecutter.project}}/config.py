@@ -10,17 +10,35 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_KIND = "{{ cookiecutter.source_kind }}"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# A password in a connection string: URL user info (scheme://user:PASSWORD@host), a URL's
+# `password=` parameter (up to the next &), or a libpq `password=` keyword, single-quoted (with \'
+# escapes) or else up to the next `key=` or the end of the line. When in doubt, hide more.
+_PASSWORDS = (
+    re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^:/@\s]*:)\S*(?=@)", re.IGNORECASE),
+    re.compile(r"(?P<keep>[?&]password=)[^&\s]*", re.IGNORECASE),
+    re.compile(
+        r"(?P<keep>(?<![?&\w])password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\n]*?(?=\s+\w+\s*=|\s*(?:\n|$)))",
+        re.IGNORECASE,
+    ),
+)
 
 
 class ConfigError(ValueError):
     """A setting has a value the pipeline cannot use."""
+
+
+def redact(text: str) -> str:
+    """`text` with every password of a connection string in it (URL or key=value form) as ***."""
+    for pattern in _PASSWORDS:
+        text = pattern.sub(r"\g<keep>***", text)
+    return text
 
 
 def start_date(env: dict[str, str] | None = None) -> datetime:
@@ -61,6 +79,12 @@ class Settings:
     chunk_rows: int
     training_window_days: int | None  # None: the data scientists' model/window.py WINDOW_DAYS
     s3_bucket_owner: str | None = None  # account ID every S3 call expects (ExpectedBucketOwner)
+
+    def __repr__(self) -> str:
+        # The URLs may hold passwords: shown redacted, as in every message.
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown.update({name: redact(shown[name]) for name in ("warehouse_url", "source_url") if shown[name]})
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
     def __post_init__(self) -> None:
         # Schema names are spliced into SQL as identifiers, so they must be plain.

@@ -107,6 +107,17 @@ def run_day(dag, day: date):
     """
     return run_once(dag, scheduled_interval(dag, day).end)
 
+{%- if cookiecutter.executor == "celery" %}
+
+
+def local_host_name() -> str:
+    """`[core] hostname_callable` under `make prod-local`, where each Celery worker stands for a host
+    of its own (LOCAL_HOST_NAME): task instances then show which worker ran them."""
+    import socket
+
+    return os.environ.get("LOCAL_HOST_NAME") or socket.getfqdn()
+{%- endif %}
+
 
 @contextmanager
 def output_to(path: Path) -> Iterator[None]:

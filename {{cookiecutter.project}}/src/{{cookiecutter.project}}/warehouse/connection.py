@@ -13,12 +13,11 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg2
 from psycopg2.extensions import connection as Connection
 
-from ..config import Settings
+from ..config import Settings, redact
 
 _embedded: dict[str, object] = {}  # pgdata path -> server handle, alive for the process
 
@@ -67,7 +66,11 @@ def connect(settings: Settings) -> Connection:
             options=f"-c TimeZone=UTC -c search_path={settings.schema}",  # schema: a checked identifier
         )
     except psycopg2.OperationalError as exc:
-        raise WarehouseUnavailable(f"cannot connect to {_redact(url)}: {exc}".strip()) from exc
+        raise WarehouseUnavailable(f"cannot connect to {redact(url)}: {exc}".strip()) from exc
+    except psycopg2.ProgrammingError:  # malformed: libpq's message would quote pieces of it
+        raise WarehouseUnavailable(
+            "invalid warehouse connection string (not shown: it may hold a password)"
+        ) from None
 
 
 @contextmanager
@@ -96,9 +99,3 @@ def fetch_all(settings: Settings, query, params=()) -> list[tuple]:
     with transaction(settings) as conn, conn.cursor() as cur:
         cur.execute(query, params)
         return cur.fetchall() if cur.description else []
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("host", "")
-    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"

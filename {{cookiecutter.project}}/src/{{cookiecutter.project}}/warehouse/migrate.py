@@ -20,6 +20,14 @@ def migrate(settings: Settings, revision: str = "head", migrations: Path = MIGRA
         command.upgrade(cfg, revision)
 
 
+def downgrade(settings: Settings, revision: str) -> None:
+    """Undo the migrations after `revision` ("base": all of them), newest first."""
+    from alembic import command
+
+    with alembic_config(settings) as cfg:
+        command.downgrade(cfg, revision)
+
+
 @contextmanager
 def alembic_config(settings: Settings, migrations: Path = MIGRATIONS) -> Iterator:
     """An Alembic Config whose `migrations` run on one connection to the settings' schema."""

@@ -35,8 +35,11 @@ def upgrade(schema: str) -> None:
 
 
 def downgrade(schema: str) -> None:
-    op.execute(f"""  # noqa: S608 -- schema: an identifier checked by Settings
+    # The default privileges name the roles too: they go first, or DROP ROLE refuses.
+    op.execute(f"""
+    ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}" REVOKE ALL ON TABLES FROM "{schema}_analyst", "{schema}_writer";
     REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM "{schema}_analyst", "{schema}_writer";
+    REVOKE ALL ON ALL SEQUENCES IN SCHEMA "{schema}" FROM "{schema}_writer";
     REVOKE ALL ON SCHEMA "{schema}" FROM "{schema}_analyst", "{schema}_writer";
     DROP ROLE "{schema}_analyst", "{schema}_writer";
-    """)
+    """)  # noqa: S608
