@@ -31,7 +31,6 @@ from {{ cookiecutter.project }}.sources import open_source
 from {{ cookiecutter.project }}.synthetic import (
     features,
     key_capacity,
-    labelled,
     labels,
     seed_source,
     with_defect,

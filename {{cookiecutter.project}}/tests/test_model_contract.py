@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FEATURES, labelled
+from conftest import FEATURES
 
 from {{ cookiecutter.project }} import model
 from {{ cookiecutter.project }}.model import metrics
@@ -26,6 +26,7 @@ from {{ cookiecutter.project }}.model.contract import CONTRACT
 from {{ cookiecutter.project }}.model.estimator import build_estimator
 from {{ cookiecutter.project }}.model.features import FEATURES as FEATURES_USED
 from {{ cookiecutter.project }}.model.features import build_features
+from {{ cookiecutter.project }}.synthetic import labelled
 
 PROJECT = "{{ cookiecutter.project }}"
 MODEL_DIR = Path(model.__file__).parent

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import psycopg2
 import pytest
-from conftest import labelled
 
 from {{ cookiecutter.project }} import model, registry
 from {{ cookiecutter.project }}.model.contract import CONTRACT
 from {{ cookiecutter.project }}.model.estimator import build_estimator
 from {{ cookiecutter.project }}.model.features import build_features
 from {{ cookiecutter.project }}.registry import ModelUnavailable
+from {{ cookiecutter.project }}.synthetic import labelled
 
 FIRST = date(2025, 2, 3)
 ENTITIES = 300
