@@ -61,6 +61,9 @@ fi
 exec > >(tee -a "/var/log/$PROJECT-deploy.log") 2>&1
 echo "== deploy $(date -u +%FT%TZ)"
 UNITS="airflow-api-server.service airflow-scheduler.service airflow-dag-processor.service airflow-triggerer.service"
+{%- if cookiecutter.executor == "celery" %}
+UNITS="$UNITS airflow-celery-worker@1.service"  # one worker per host; more hosts, more workers
+{%- endif %}
 
 # 1. OS packages, the service user, its directories, the RDS CA bundle (TLS verify-full).
 if ! dpkg -s python3-venv >/dev/null 2>&1; then
