@@ -85,7 +85,7 @@ class bench_env:
         self.server = None
         url = os.environ.get("WAREHOUSE_URL")
         if not url:
-            from {{ cookiecutter.project }}.warehouse.connection import embedded_server
+            from {{ cookiecutter.project }}.warehouse.embedded import embedded_server
 
             self.server = embedded_server(self.tmp / "pgdata", cleanup_mode="delete")
             url = self.server.get_uri()

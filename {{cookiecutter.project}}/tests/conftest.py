@@ -37,7 +37,7 @@ from {{ cookiecutter.project }}.synthetic import (
 )
 from {{ cookiecutter.project }}.training import held_out_days
 from {{ cookiecutter.project }}.warehouse import fetch_all, migrate
-from {{ cookiecutter.project }}.warehouse.connection import embedded_server
+from {{ cookiecutter.project }}.warehouse.embedded import embedded_server
 
 _AIRFLOW_STATE = pytest.StashKey[Path]()
 _SAVED_ENV = pytest.StashKey[dict]()

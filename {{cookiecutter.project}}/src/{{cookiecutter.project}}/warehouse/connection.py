@@ -7,17 +7,14 @@ and the tests need nothing installed by hand. Production points at RDS.
 
 from __future__ import annotations
 
-import os
-import stat
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg2
 from psycopg2.extensions import connection as Connection
 
 from ..config import Settings, redact
+from .embedded import attach
 
 _embedded: dict[str, object] = {}  # pgdata path -> server handle, alive for the process
 
@@ -31,28 +28,8 @@ def warehouse_url(settings: Settings) -> str:
         return settings.warehouse_url
     pgdata = settings.state_dir / "pgdata"
     if str(pgdata) not in _embedded:
-        _embedded[str(pgdata)] = embedded_server(pgdata, cleanup_mode="stop")
+        _embedded[str(pgdata)] = attach(pgdata)
     return _embedded[str(pgdata)].get_uri()
-
-
-def embedded_server(pgdata: Path, cleanup_mode: str):
-    """A real PostgreSQL from pip (pgserver) keeping its data in `pgdata`."""
-    with warnings.catch_warnings():  # platformdirs warns about an unset XDG_RUNTIME_DIR
-        warnings.simplefilter("ignore")
-        import pgserver  # heavy and only needed locally
-        from pgserver._commands import POSTGRES_BIN_PATH
-
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    if os.name == "posix" and os.geteuid() == 0:
-        # As root, pgserver runs PostgreSQL as its own user `pgserver`, which must be
-        # able to reach the binaries in this venv and the data folder: grant it search
-        # (not read) on the folders leading there, which may be private (0700).
-        for folder in (Path(POSTGRES_BIN_PATH), pgdata.parent):
-            for step in (folder, *folder.parents):
-                mode = step.stat().st_mode
-                if not mode & stat.S_IXOTH:
-                    step.chmod(mode | stat.S_IXOTH)
-    return pgserver.get_server(pgdata, cleanup_mode=cleanup_mode)
 
 
 def connect(settings: Settings) -> Connection:
