@@ -91,13 +91,19 @@ def test_an_extra_column_is_recorded_with_the_batch(settings, sql):
     assert EXTRA_COLUMN in columns and set(FEATURES.names) <= set(columns)
 
 
-def test_text_in_a_numeric_column_fails_with_no_partial_write(settings, sql, staged_days):
-    column = column_of("Int64", "Float64")
+@pytest.mark.parametrize(
+    ("dtypes", "bad"),
+    [(("Int64", "Float64"), "twelve"), (("Float64",), "NaN"), (("Float64",), "N/A")],
+    ids=["word", "NaN", "N/A"],
+)
+def test_text_in_a_numeric_column_fails_with_no_partial_write(settings, sql, staged_days, dtypes, bad):
+    """The message quotes the source's own text: `NaN` is no number and no NULL either."""
+    column = column_of(*dtypes)
     frame = as_text(features(DAY, entities=30), column)
-    frame.loc[29, column] = "twelve"  # in the last chunk: earlier chunks were copied
+    frame.loc[29, column] = bad  # in the last chunk: earlier chunks were copied
     publish(settings, DAY, frame)
 
-    with pytest.raises(ExtractError, match=rf"{re.escape(column)}: 1 value\(s\) are not a number.*twelve"):
+    with pytest.raises(ExtractError, match=rf"{re.escape(column)}: 1 value\(s\) are not a number.*'{bad}'"):
         extract(replace(settings, chunk_rows=7), FEATURES, Interval.day(DAY), "bad")
 
     assert warehouse_state(sql) == staged_days

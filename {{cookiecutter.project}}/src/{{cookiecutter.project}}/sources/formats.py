@@ -5,7 +5,9 @@ were written ('007' stays '007', 'NA' stays 'NA'; only an empty unquoted field i
 NULL, and a quoted "" is the empty string), and no chunk's dtypes depend on which
 values it happens to hold. The columns the dataset declares numeric are then made
 numbers in each chunk whose values all are; a column holding a value that is not
-a number stays text, so that `extraction.conform` names the bad values.
+a number stays text, so that `extraction.conform` names the bad values as the file
+wrote them. `NaN` is not a number here: Arrow would read it as one, and it would
+reach the warehouse as NULL.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -86,9 +89,11 @@ def _frame(table: pa.Table | pa.RecordBatch, dataset: Dataset) -> pd.DataFrame:
         number = _NUMBERS.get(dataset.types.get(column, ""))
         if number is not None and pa.types.is_string(table.schema.types[i]):
             try:
-                table = table.set_column(i, column, table.column(i).cast(number))
+                numbers = table.column(i).cast(number)
             except pa.ArrowInvalid:
-                pass  # not all numbers: left as text for extraction.conform to report
+                continue  # not all numbers: left as text for extraction.conform to report
+            if not (pa.types.is_floating(number) and pc.any(pc.is_nan(numbers)).as_py()):
+                table = table.set_column(i, column, numbers)
     return table.to_pandas(types_mapper=_pandas_dtype)
 
 
