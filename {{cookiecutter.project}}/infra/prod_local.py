@@ -34,10 +34,11 @@ from {{ cookiecutter.project }}.demo import FIRST_SCORED, midnight, simulate_s3_
 from {{ cookiecutter.project }}.demo_data import seed_source
 from {{ cookiecutter.project }}.local_airflow import airflow_env
 from {{ cookiecutter.project }}.warehouse import fetch_all, migrate
-from {{ cookiecutter.project }}.warehouse.connection import embedded_server
+from {{ cookiecutter.project }}.warehouse.embedded import embedded_server
 
 from .airflow_api import AirflowAPI
 from .local_databases import Databases, Login
+from .ports import free_port
 from .supervisor import Supervisor
 from .units import Unit, project_units
 
@@ -127,7 +128,7 @@ class ProdLocal:
 {%- endif %}
 
     def _start_airflow(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.admin_password = secrets.token_hex(16)
         self.env = self._component_env()
         self._deploy_airflow()
@@ -228,8 +229,8 @@ class ProdLocal:
     def _start_unit(self, unit: Unit) -> None:
         env = self.env | {
             # Each process that serves task logs needs ports of its own: here they share one host.
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "LOCAL_HOST_NAME": local_host(unit.name.partition("@")[2]),
         }
         log = self.state / "logs" / f"{unit.name}.log"
@@ -239,12 +240,6 @@ class ProdLocal:
 def local_host(instance: str) -> str:
     """The host a unit stands for here: each Celery worker a host of its own, the rest this machine."""
     return f"worker{instance}" if instance else socket.gethostname()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> int:
