@@ -5,7 +5,8 @@ a retry cannot fix (a bad batch, a corrupt model, no champion) become
 AirflowFailException so Airflow fails the task at once instead of retrying it;
 anything else (a lost connection) is left to the task's retries. A run started by an
 asset event (a retrain that monitoring asked for) has no data interval: its stages
-get the day that ended at the last midnight before the run.
+get the day that ended at the last midnight before the run. Each stage first records its run
+in `airflow_runs` (runs.py), which the rows it writes name.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .extraction import ExtractError, extract
 from .interval import Interval
 from .model.contract import CONTRACT
 from .registry import ModelUnavailable
+from .runs import record_run
 from .scoring import PartitionNotValidated
 from .sources import UnreadableFile
 from .validation import ValidationFailed, validate
@@ -56,7 +58,10 @@ def settings() -> Settings:
 def run(
     stage: str, start: datetime | None, end: datetime | None, run_id: str, run_after: datetime | None = None
 ):
+    from airflow.sdk import get_current_context
+
     interval = Interval(start, end) if start is not None else Interval.ending_by(run_after)
+    record_run(settings(), get_current_context()["dag_run"])
     return _fail_fast(lambda: STAGES[stage](settings(), interval, run_id))
 
 
