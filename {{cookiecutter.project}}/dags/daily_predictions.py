@@ -40,7 +40,10 @@ def stage(name: str):
     # A data-interval timetable: each run covers [previous tick, tick), one partition.
     # Plain cron strings give Airflow 3 trigger timetables with empty intervals.
     schedule=CronDataIntervalTimetable("{{ cookiecutter.schedule }}", timezone="UTC"),
+    # The first data date (START_DATE): a run or backfill before it is refused, not run on no data.
     start_date=start_date(),
+    # Unpausing runs the latest interval only, never every day since start_date: history is
+    # loaded on purpose, by a backfill of the dates that have data (`make backfill`, the UI).
     catchup=False,
     max_active_runs=4,
     default_args=DEFAULT_ARGS,

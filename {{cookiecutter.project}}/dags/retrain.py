@@ -29,7 +29,7 @@ RETRAIN_REQUESTS = Asset("{{ cookiecutter.project }}_retrain_requests")
         assets=[RETRAIN_REQUESTS],
     ),
     start_date=start_date(),
-    catchup=False,
+    catchup=False,  # as the daily DAG: unpausing never starts a run for every week since start_date
     max_active_runs=1,  # versions and promotions are decided one at a time
     default_args=DEFAULT_ARGS,
     tags=["{{ cookiecutter.project }}", "training"],

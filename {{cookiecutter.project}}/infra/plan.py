@@ -163,6 +163,8 @@ class Plan:
             "AIRFLOW__CORE__DAGS_FOLDER": f"{HOST_CODE}/current/dags",
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if self.celery else "LocalExecutor",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # A DAG new on the host waits for an operator to unpause it: chosen here, not left to a default.
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
             "AIRFLOW__API__HOST": "127.0.0.1",  # reached through an SSM port forward only
         }

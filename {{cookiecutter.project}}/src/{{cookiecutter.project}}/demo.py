@@ -2,7 +2,11 @@
 
 Runs the retrain DAG once, then the daily DAG for each scored day, with
 `dag.test()` in this one process (the first run pays Airflow's start-up, the
-rest are fast), and prints what an analyst would query.
+rest are fast), and prints what an analyst would query. Its runs go to an Airflow
+home of their own (STATE_DIR/demo-airflow), not to the one `make airflow` serves:
+`dag.test` names a run after the end of its interval and dates its start at its
+logical date, so in the operator's UI they would show the wrong dates and durations
+of months, and a backfill of those dates would skip them as already run.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ def midnight(day: date) -> datetime:
 
 def main() -> int:
     settings = Settings.from_env()
-    configure(settings)
+    configure(settings, home=settings.state_dir / "demo-airflow")
     migrate(settings)
     simulate_s3_if_unconfigured(settings)
     history = settings.training_window_days or window.WINDOW_DAYS

@@ -1,4 +1,5 @@
-"""A local Airflow for the demo, the tests and `make airflow`: SQLite metadata under STATE_DIR.
+"""A local Airflow for the demo, the tests, `make airflow`, `make run` and `make airflow-cli`:
+SQLite metadata under STATE_DIR.
 
 On EC2 the same DAGs run under systemd against PostgreSQL metadata (see infra/).
 """
@@ -6,7 +7,9 @@ On EC2 the same DAGs run under systemd against PostgreSQL metadata (see infra/).
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +18,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from .config import PROJECT_ROOT, Settings
+
+DEFAULT_PORT = 8080
+ADMIN = "admin"  # the one user of the local Airflow (simple auth manager); its password is in PASSWORDS
+PASSWORDS = "passwords.json"
+SERVER = "server.json"  # written by a running `make airflow`: its pid and URL
 
 
 def airflow_env(state_dir: Path) -> dict[str, str]:
@@ -27,16 +35,86 @@ def airflow_env(state_dir: Path) -> dict[str, str]:
     }
 
 
-def configure(settings: Settings) -> None:
-    """Point Airflow at this project, unless the environment already does. Call before importing airflow."""
+def port_env(port: int) -> dict[str, str]:
+    """Everything that depends on the API server's port: the UI's own links, and where tasks
+    reach the API (setting [api] port alone leaves them calling 8080)."""
+    url = f"http://127.0.0.1:{port}"
+    return {
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": url,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+    }
+
+
+def local_env(home: Path) -> dict[str, str]:
+    """What every local Airflow of this project runs with, on top of `airflow_env` and `port_env`."""
+    return {
+        "AIRFLOW__API__HOST": "127.0.0.1",  # this machine only
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__CORE__PARALLELISM": "4",  # the LocalExecutor forks this many workers up front (default 32)
+        # DAGs run what you start (a backfill, a trigger), never by the clock: the local data is
+        # history, and a scheduled run would be for yesterday, which it has no data for. So a
+        # DAG need not wait paused, and a REST or CLI backfill runs without unpausing it first.
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / PASSWORDS),
+        # A task's first call to the API can take more than the default 5 s while several tasks
+        # start at once on a laptop: it then logs a retry warning, and succeeds.
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
+        # uvicorn warns that Airflow's log servers do not call themselves app factories.
+        "AIRFLOW__LOGGING__UVICORN_LOGGING_LEVEL": "ERROR",
+        # Airflow's in-process API client still imports starlette's TestClient.
+        "PYTHONWARNINGS": "ignore:Using `httpx` with `starlette.testclient`",
+    }
+
+
+def configure(settings: Settings, home: Path | None = None, port: int = DEFAULT_PORT) -> None:
+    """Point Airflow at this project, unless the environment already does (`home`: this home,
+    whatever the environment says). Call before importing airflow."""
+    home = home or airflow_home(settings)
+    os.environ["AIRFLOW_HOME"] = str(home)
     for key, value in airflow_env(settings.state_dir).items():
         os.environ.setdefault(key, value)
-    home = Path(os.environ["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
+    for key, value in local_env(home).items():
+        os.environ.setdefault(key, value)
+    os.environ.update(port_env(port))
+    _keep_secret(home / PASSWORDS, lambda: json.dumps({ADMIN: secrets.token_urlsafe(12)}))
+    # Airflow generates a 16-byte JWT secret; PyJWT warns on every token below 64 (HS512).
+    jwt_secret = _keep_secret(home / "jwt_secret", lambda: secrets.token_urlsafe(64))
+    os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", jwt_secret)
     if not (home / "airflow.db").exists():
         subprocess.run(
             [sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL
         )
+
+
+def airflow_home(settings: Settings) -> Path:
+    """The local Airflow home: AIRFLOW_HOME, else STATE_DIR/airflow."""
+    return Path(os.environ.get("AIRFLOW_HOME") or airflow_env(settings.state_dir)["AIRFLOW_HOME"])
+
+
+def _keep_secret(path: Path, make) -> str:
+    """The contents of `path`, written first (readable by this user only) if it does not exist."""
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(make())
+    return path.read_text()
+
+
+def admin_password(home: Path) -> str:
+    return json.loads((home / PASSWORDS).read_text())[ADMIN]
+
+
+def running_server(home: Path) -> dict | None:
+    """The `make airflow` serving this home ({"pid", "url", "port"}), or None if none is running."""
+    try:
+        server = json.loads((home / SERVER).read_text())
+        os.kill(server["pid"], 0)
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return None
+    return server
 
 
 def load_dags() -> dict:
@@ -170,22 +248,24 @@ def run(name: str, first: date, last: date) -> int:
     return 1 if failed else 0
 
 
-def standalone() -> None:
-    """`make airflow`: the UI and REST API on :8080, for scheduling and backfills."""
-    from .warehouse import migrate
-
+def airflow_cli(args: list[str]) -> None:
+    """`make airflow-cli ARGS="…"`: the `airflow` command with this project's settings (those of the
+    running `make airflow`, if one is running)."""
     settings = Settings.from_env()
-    configure(settings)
-    migrate(settings)
-    bin_dir = os.path.dirname(sys.executable)  # standalone starts `airflow` subprocesses by name
+    server = running_server(airflow_home(settings))
+    configure(settings, port=server["port"] if server else DEFAULT_PORT)
+    bin_dir = os.path.dirname(sys.executable)
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-    os.execv(os.path.join(bin_dir, "airflow"), ["airflow", "standalone"])
+    os.execv(os.path.join(bin_dir, "airflow"), ["airflow", *args])
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["cli"]:  # everything after it is airflow's, --help included
+        airflow_cli(argv[1:])
     parser = argparse.ArgumentParser(prog="local_airflow", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("standalone", help="the Airflow UI and API (make airflow)")
+    commands.add_parser("cli", help="the airflow command with this project's settings (make airflow-cli)")
     runs = commands.add_parser("run", help="run a DAG here for each scheduled interval (make run)")
     runs.add_argument("dag", choices=["daily", "retrain"])
     runs.add_argument("start", type=date.fromisoformat, help="first interval start date, YYYY-MM-DD")
@@ -193,10 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         "end", type=date.fromisoformat, nargs="?", help="last interval start date (default: start)"
     )
     args = parser.parse_args(argv)
-    if args.command == "run":
-        return run(args.dag, args.start, args.end or args.start)
-    standalone()
-    return 0
+    return run(args.dag, args.start, args.end or args.start)
 
 
 if __name__ == "__main__":
