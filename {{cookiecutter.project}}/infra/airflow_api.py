@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from datetime import time as clock
 from typing import TypeVar
 from urllib.parse import quote
@@ -66,28 +66,46 @@ class AirflowAPI:
         little after its last run ends: that wait comes first.
         """
         self.unpause(dag_id)
-
-        def no_backfill_running() -> bool:
-            backfills = self._ok(self.http.get("/api/v2/backfills", params={"dag_id": dag_id}))["backfills"]
-            return all(backfill["completed_at"] for backfill in backfills)
-
-        _wait(no_backfill_running, timeout, f"{dag_id}'s earlier backfill complete")
-        start = datetime.combine(day, clock(), tzinfo=UTC)
-        window = {
-            "from_date": start.isoformat(),
-            "to_date": (start + timedelta(days=1, seconds=-1)).isoformat(),
-        }
-        body = {"dag_id": dag_id, **window, "reprocess_behavior": "completed", "max_active_runs": 1}
-        self._ok(self.http.post("/api/v2/backfills", json=body))
-        runs = self._ok(
-            self.http.get(
-                f"/api/v2/dags/{dag_id}/dagRuns",
-                params={"logical_date_gte": window["from_date"], "logical_date_lte": window["to_date"]},
-            )
-        )["dag_runs"]
+        _wait(lambda: self.no_backfill_running(dag_id), timeout, f"{dag_id}'s earlier backfill complete")
+        runs = self.backfill_runs(self.create_backfill(dag_id, day, day, "completed"))
         if len(runs) != 1:
             raise RuntimeError(f"{dag_id}: expected one run for {day}, the backfill made {len(runs)}")
         return runs[0]
+
+    def no_backfill_running(self, dag_id: str) -> bool:
+        backfills = self._ok(self.http.get("/api/v2/backfills", params={"dag_id": dag_id}))["backfills"]
+        return all(backfill["completed_at"] for backfill in backfills)
+
+    def create_backfill(
+        self, dag_id: str, first: date, last: date, reprocess: str, max_active_runs: int = 1
+    ) -> dict:
+        """A backfill of the runs whose logical date (= interval start) is a day from `first` to
+        `last`, both included; `reprocess`: none, failed or completed, for dates that have runs."""
+        body = {
+            "dag_id": dag_id,
+            "from_date": _midnight(first).isoformat(),
+            "to_date": _midnight(last).isoformat(),  # inclusive: the run of `last` is in
+            "reprocess_behavior": reprocess,
+            "max_active_runs": max_active_runs,
+        }
+        return self._ok(self.http.post("/api/v2/backfills", json=body))
+
+    def get_backfill(self, backfill: dict) -> dict:
+        return self._ok(self.http.get(f"/api/v2/backfills/{backfill['id']}"))
+
+    def backfill_runs(self, backfill: dict) -> list[dict]:
+        """The DAG's backfill runs in the backfill's date range, by logical date."""
+        params = {
+            "run_type": "backfill",
+            "logical_date_gte": backfill["from_date"],
+            "logical_date_lte": backfill["to_date"],
+            "order_by": "logical_date",
+        }
+        path = f"/api/v2/dags/{backfill['dag_id']}/dagRuns"
+        return self._ok(self.http.get(path, params=params))["dag_runs"]
+
+    def is_paused(self, dag_id: str) -> bool:
+        return self._ok(self.http.get(f"/api/v2/dags/{dag_id}"))["is_paused"]
 
     def wait_for_run(self, run: dict, timeout: float) -> dict:
         """The run once finished (success or failed)."""
@@ -119,6 +137,10 @@ class AirflowAPI:
             request = response.request
             raise RuntimeError(f"{request.method} {request.url.path}: {response.status_code} {response.text}")
         return response.json()
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, clock(), tzinfo=UTC)
 
 
 def _run_path(run: dict) -> str:
