@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -58,3 +60,27 @@ def default_answers() -> dict:
     """The answers of `cookiecutter --no-input`, rendered by cookiecutter itself."""
     context = generate_context(context_file=str(TEMPLATE_DIR / "cookiecutter.json"))
     return dict(prompt_for_config(context, no_input=True))
+
+
+def run_make(
+    project: Path, command: list[str], env: dict[str, str] | None = None
+) -> str:
+    """Run `command` (["make", target, ...]) in a rendered project; its stdout, or a
+    failed assertion showing the end of both outputs. The project's Makefile makes its
+    own venv: ours, and any warehouse the caller points at, must not leak into it."""
+    inherited = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WAREHOUSE_URL")
+    }
+    done = subprocess.run(
+        command,
+        check=False,  # the assertion below reports the output
+        cwd=project,
+        env=inherited | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, (
+        f"{' '.join(command)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
+    )
+    return done.stdout

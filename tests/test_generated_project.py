@@ -10,12 +10,11 @@ executor, and the restart test once: with Celery, where it kills a worker too.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import run_make
 from cookiecutter.main import cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
@@ -59,21 +58,6 @@ def test_generated_project_passes_its_own_checks(request, answers, marks):
             output_dir=str(output),
         )
     )
-    # The project's Makefile makes its own venv; don't let ours leak into it.
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WAREHOUSE_URL")
-    }
-    env["PYTEST_ADDOPTS"] = f"-m '{marks}'" if marks else ""
-    run = subprocess.run(
-        ["make", "lint", "test", "evaluate"],
-        check=False,  # the assertion below reports the output
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert run.returncode == 0, (
-        f"make lint test failed:\n{run.stdout[-6000:]}\n{run.stderr[-6000:]}"
-    )
-    assert " passed" in run.stdout
+    marks = {"PYTEST_ADDOPTS": f"-m '{marks}'" if marks else ""}
+    out = run_make(project, ["make", "lint", "test", "evaluate"], marks)
+    assert " passed" in out

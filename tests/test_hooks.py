@@ -335,7 +335,11 @@ def test_post_gen_main_removes_and_prints_next_steps(post_gen, tmp_path, capsys)
     formats.parent.mkdir(parents=True)
     formats.touch()
     (tmp_path / "t").mkdir()  # a template outside git: no .cruft.json, a note
-    answers = {"project": "churn", "source_kind": "postgres", "executor": "local"} | LOCAL
+    answers = {
+        "project": "churn",
+        "source_kind": "postgres",
+        "executor": "local",
+    } | LOCAL
     post_gen.main(answers, tmp_path, tmp_path / "t")
     assert not (tmp_path / "tests" / "test_source_s3.py").exists()
     assert not formats.exists()

@@ -16,7 +16,6 @@ import csv
 import hashlib
 import json
 import math
-import os
 import random
 import re
 import shutil
@@ -24,6 +23,7 @@ import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
+from conftest import run_make
 from cookiecutter.main import cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
@@ -129,25 +129,6 @@ def drop_data(folder: Path) -> None:
         write_csv(folder / "rentals" / f"{counted}.csv", labels)
 
 
-def make(project: Path, *args: str) -> str:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WAREHOUSE_URL")
-    }
-    done = subprocess.run(
-        ["make", *args],
-        check=False,  # the assertion below reports the output
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert done.returncode == 0, (
-        f"make {' '.join(args)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
-    )
-    return done.stdout
-
-
 PREDICTIONS = """
 import json
 from {slug}.config import Settings
@@ -170,18 +151,17 @@ def test_a_second_dataset_needs_edits_in_model_only_and_scores_every_date():
     fresh = tree(project)
     shutil.copytree(MODEL, project / "src" / SLUG / "model", dirs_exist_ok=True)
 
-    make(
-        project, "evaluate", "UPDATE=1"
-    )  # the new model's baseline, as its data scientist commits it
-    wrote = make(project, "migration", "MSG=hours and rentals")
+    # The new model's baseline on the frozen sample, as its data scientist commits it.
+    run_make(project, ["make", "evaluate", "UPDATE=1"])
+    wrote = run_make(project, ["make", "migration", "MSG=hours and rentals"])
     assert re.search(
         rf"wrote src/{SLUG}/warehouse/migrations/versions/\d{{4}}_hours_and_rentals\.py",
         wrote,
     )
     drop_data(project / ".local" / "drop")
-    make(project, "run", "DAG=retrain", f"START={RETRAIN}")
-    scored = make(
-        project, "run", "DAG=daily", f"START={SCORED[0]}", f"END={SCORED[-1]}"
+    run_make(project, ["make", "run", "DAG=retrain", f"START={RETRAIN}"])
+    scored = run_make(
+        project, ["make", "run", "DAG=daily", f"START={SCORED[0]}", f"END={SCORED[-1]}"]
     )
     assert scored.count(": success") == len(SCORED), scored
 
@@ -197,7 +177,7 @@ def test_a_second_dataset_needs_edits_in_model_only_and_scores_every_date():
         str(day): [24, 1] for day in SCORED
     }
 
-    make(project, "lint", "test")
+    run_make(project, ["make", "lint", "test"])
 
     after = tree(project)
     changed = {

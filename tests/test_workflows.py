@@ -105,7 +105,7 @@ def test_template_workflow_calls_only_what_ci_runs():
 
 def test_project_workflow_calls_only_what_the_template_tests_run(project):
     called = workflow_targets(project / PROJECT_WORKFLOW)
-    assert called == {"lint", "test"}
+    assert called == {"lint", "test", "evaluate"}
     assert called <= targets_run_in_projects()
     makefile = (project / "Makefile").read_text()
     for target in called:
@@ -167,8 +167,7 @@ def test_pre_commit_passes_a_new_project_and_strips_notebook_outputs(cookies):
     """First run: ruff finds nothing to change, nbstripout strips the outputs (and so
     fails, as pre-commit does when a hook changes a file); second run: clean."""
     project = cookies.bake().project_path
-    notebook = project / "notebooks" / "explore.ipynb"
-    notebook.parent.mkdir()
+    notebook = project / "notebooks" / "explore.ipynb"  # the project's own, executed
     notebook.write_text(json.dumps(NOTEBOOK, indent=1))
     git(project, "init", "-q")
     git(project, "add", "-A")

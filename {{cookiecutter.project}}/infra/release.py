@@ -48,11 +48,12 @@ def build(root: Path) -> Release:
     commit = _git(root, "rev-parse", "HEAD").decode().strip()
     folder = _git(root, "rev-parse", "--show-prefix").decode().strip()
     raw = _git(root, "archive", "--format=tar", f"HEAD:{folder}")
-    return Release(commit, normalise(raw))
+    # Archived from a tree, entries carry the time of archiving: the commit's time instead.
+    return Release(commit, normalise(raw, int(_git(root, "log", "-1", "--format=%ct", "HEAD"))))
 
 
-def normalise(tar_bytes: bytes) -> bytes:
-    """Root-owned files 0644 (0755 if executable) and folders 0755; no links or devices."""
+def normalise(tar_bytes: bytes, mtime: int) -> bytes:
+    """Root-owned files 0644 (0755 if executable) and folders 0755, dated `mtime`; no links or devices."""
     out = io.BytesIO()
     with (
         tarfile.open(fileobj=io.BytesIO(tar_bytes)) as source,
@@ -66,6 +67,7 @@ def normalise(tar_bytes: bytes) -> bytes:
             member.mode = 0o755 if executable else 0o644
             member.uid = member.gid = 0
             member.uname = member.gname = "root"
+            member.mtime = mtime
             member.pax_headers = {}
             target.addfile(member, source.extractfile(member) if member.isfile() else None)
     return out.getvalue()

@@ -100,6 +100,8 @@ def test_release_is_the_commit_with_normalised_modes(checkout):
     assert set(members) == {"infra/deploy.sh", "src/pkg/a.py", "constraints.txt"}  # no .env, no export
     assert (members["infra/deploy.sh"].mode, members["src/pkg/a.py"].mode) == (0o755, 0o644)
     assert {(m.uid, m.uname) for m in members.values()} == {(0, "root")}
+    committed = int(git(checkout, "log", "-1", "--format=%ct").strip())
+    assert {m.mtime for m in members.values()} == {committed}  # not the time it was built
     assert release.build(checkout).sha256 == built.sha256  # the same bytes for the same commit
 
     (checkout / "src/pkg/a.py").write_text("A = 2\n")
