@@ -88,7 +88,14 @@ class AirflowAPI:
             "reprocess_behavior": reprocess,
             "max_active_runs": max_active_runs,
         }
-        return self._ok(self.http.post("/api/v2/backfills", json=body))
+
+        def attempt() -> httpx.Response | None:
+            # On SQLite metadata (`make airflow`) Airflow answers 503 while another component
+            # holds the database's write lock; a moment later the same request goes through.
+            response = self.http.post("/api/v2/backfills", json=body)
+            return None if response.status_code == 503 else response
+
+        return self._ok(_wait(attempt, 60, "the backfill created past a locked metadata database"))
 
     def get_backfill(self, backfill: dict) -> dict:
         return self._ok(self.http.get(f"/api/v2/backfills/{backfill['id']}"))

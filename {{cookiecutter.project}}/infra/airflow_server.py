@@ -22,7 +22,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from {{ cookiecutter.project }}.config import PROJECT_ROOT, Settings
+from {{ cookiecutter.project }}.config import PROJECT_ROOT, Settings, shown
 from {{ cookiecutter.project }}.local_airflow import (
     ADMIN,
     DEFAULT_PORT,
@@ -69,7 +69,7 @@ def serve(port: int) -> None:
                 stack.callback(embedded.stop, pgdata)
             migrate(settings)  # starts the embedded PostgreSQL, if it is the warehouse
             supervisor = stack.enter_context(Supervisor())
-            print(f"starting Airflow on {url} (component logs: {os.path.relpath(logs)}/)", flush=True)
+            print(f"starting Airflow on {url} (component logs: {shown(logs)}/)", flush=True)
             _start_components(supervisor, logs)
             _wait_ready(stack, url, home)
             (home / SERVER).write_text(json.dumps({"pid": os.getpid(), "url": url, "port": port}))
@@ -114,7 +114,7 @@ def _banner(url: str, home: Path, logs: Path, starts_postgres: bool, seconds: fl
     return "\n".join(
         [
             f"Airflow is ready ({seconds:.0f} s): {url}",
-            f"  user {ADMIN}, password in {os.path.relpath(home / PASSWORDS)}",
+            f"  user {ADMIN}, password in {shown(home / PASSWORDS)}",
             f"  DAGs {', '.join(DAGS)}: unpaused; they run what you start, never by the clock",
             "  backfill: make backfill DAG=daily START=YYYY-MM-DD [END=YYYY-MM-DD], or from the UI or the REST API",
             f"  REST API: {url}/api/v2 (a token from POST {url}/auth/token)",

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import psycopg2
 from psycopg2 import sql
 
-from {{ cookiecutter.project }}.config import Settings
+from {{ cookiecutter.project }}.config import Settings, shown
 from {{ cookiecutter.project }}.local_airflow import airflow_home, running_server
 from {{ cookiecutter.project }}.warehouse import embedded, migrate
 
@@ -62,7 +62,7 @@ def stop(settings: Settings) -> str:
     if server:
         raise SystemExit(f"`make airflow` (pid {server['pid']}) uses the warehouse: Ctrl-C there stops both")
     stopped = embedded.stop(pgdata(settings))
-    return f"{'stopped' if stopped else 'not running:'} the embedded PostgreSQL on {os.path.relpath(pgdata(settings))}"
+    return f"{'stopped' if stopped else 'not running:'} the embedded PostgreSQL on {shown(pgdata(settings))}"
 
 
 def pgdata(settings: Settings) -> Path:
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == ["psql"]:
         os.execv(embedded.psql_path(), [str(embedded.psql_path()), url])
     print(
-        f"The warehouse runs on {os.path.relpath(pgdata(settings))} (until `make stop`). Read-only, as `{ANALYST}`:\n"
+        f"The warehouse runs on {shown(pgdata(settings))} (until `make stop`). Read-only, as `{ANALYST}`:\n"
         f"  psql:  {psql}\n"
         f"  (or: make psql)\n"
         f"  URL:   {url}\n"

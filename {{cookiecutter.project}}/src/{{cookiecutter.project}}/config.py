@@ -41,6 +41,11 @@ def redact(text: str) -> str:
     return text
 
 
+def shown(path: Path) -> str:
+    """`path` as messages show it: from the project root, where `make` runs, when it is under it."""
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
 def start_date(env: dict[str, str] | None = None) -> datetime:
     """The first data date the DAGs run for: START_DATE, else the date chosen at generation.
 
