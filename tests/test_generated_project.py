@@ -5,7 +5,8 @@ venv from its constraints.txt (seconds with a warm uv cache) and runs its unit,
 DAG-integrity and end-to-end tests on an embedded PostgreSQL through Airflow.
 Together the cases cover every source adapter, both model kinds and both executors.
 The production-topology tests (marked prod_local, a few minutes each) run once per
-executor, and the restart test once: with Celery, where it kills a worker too.
+executor, and the restart test once: with Celery, where it kills a worker too. The
+`make airflow` + `make backfill` scenario (marked airflow_server, minutes) runs once.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ PROJECT_CHECKS = [  # (answers, which of the project's tests: pytest -m)
             "source_kind": "files",
             "executor": "celery",
         },
-        "",
+        "not airflow_server",
         id="ads_bidding-regression-files-celery",
     ),
     pytest.param(
         {"model_kind": "classification", "source_kind": "s3"},
-        "not prod_local",
+        "not prod_local and not airflow_server",
         id="classification-s3-local",
     ),
 ]

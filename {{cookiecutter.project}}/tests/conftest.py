@@ -126,18 +126,12 @@ def scored(warehouse_url, tmp_path_factory, fake_s3):
     Returns (settings, the scored days, entities a day)."""
     from {{ cookiecutter.project }} import monitoring
     from {{ cookiecutter.project }}.scoring import predict
-    from {{ cookiecutter.project }}.training import promote, stage_window, train
     from {{ cookiecutter.project }}.validation import validate
 
-    window_days, entities = training_plan()
-    settings = replace(
-        fresh_settings(warehouse_url, tmp_path_factory.mktemp("scored")), training_window_days=window_days
+    settings, entities = with_champion(
+        fresh_settings(warehouse_url, tmp_path_factory.mktemp("scored")), SCORED_FROM, SCORED_DAYS
     )
     days = [SCORED_FROM + dt.timedelta(days=n) for n in range(SCORED_DAYS)]
-    seed(settings, [SCORED_FROM + dt.timedelta(days=n) for n in range(-window_days, SCORED_DAYS)], entities)
-    retrain = Interval.day(SCORED_FROM - dt.timedelta(days=1))
-    stage_window(settings, retrain, "retrain")
-    assert promote(settings, train(settings, retrain, "retrain"), "retrain")["promoted"]
     for day in days:
         interval = Interval.day(day)
         extract(settings, FEATURES, interval, f"daily-{day}")
@@ -148,6 +142,20 @@ def scored(warehouse_url, tmp_path_factory, fake_s3):
         extract(settings, LABELS, interval, f"daily-{day}")
         monitoring.track_performance(settings, interval, f"daily-{day}")
     return settings, days, entities
+
+
+def with_champion(settings: Settings, first: dt.date, days: int) -> tuple[Settings, int]:
+    """The source seeded with a short training window before `first` and `days` days from it, and
+    a champion trained on that window: (`settings` with that window, entities a day)."""
+    from {{ cookiecutter.project }}.training import promote, stage_window, train
+
+    window_days, entities = training_plan()
+    settings = replace(settings, training_window_days=window_days)
+    seed(settings, [first + dt.timedelta(days=n) for n in range(-window_days, days)], entities)
+    retrain = Interval.day(first - dt.timedelta(days=1))
+    stage_window(settings, retrain, "retrain")
+    assert promote(settings, train(settings, retrain, "retrain"), "retrain")["promoted"]
+    return settings, entities
 
 
 @pytest.fixture

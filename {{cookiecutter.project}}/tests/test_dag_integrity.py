@@ -184,6 +184,11 @@ def test_approval_before_promotion_is_off_by_default_and_wired_when_on(dagbag, t
     assert approving.get_task("render_report").downstream_task_ids == {"approve_promotion"}
 
 
+def test_unpausing_runs_the_latest_interval_only(dagbag):
+    """Not one run per interval since start_date: history is backfilled on purpose."""
+    assert {dag.catchup for dag in dagbag.dags.values()} == {False}
+
+
 def test_start_date_is_the_setting_not_a_literal(dagbag):
     for dag in dagbag.dags.values():
         assert dag.start_date == start_date()
