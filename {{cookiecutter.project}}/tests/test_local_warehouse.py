@@ -1,6 +1,7 @@
 """`make warehouse`, `make psql`, `make stop` (infra/local_warehouse.py) on an embedded PostgreSQL
 in a state folder of its own: the printed psql command works as given, as a login that reads
-and cannot write, and the server keeps running between commands until stopped."""
+and cannot write, runs sql/analyst_queries.sql, and the server keeps running between commands
+until stopped."""
 
 from __future__ import annotations
 
@@ -62,6 +63,13 @@ def test_make_warehouse_starts_it_and_prints_a_read_only_psql_command(state):
                       "DELETE FROM predictions", "CREATE TABLE mine (x int)"):  # fmt: skip
         denied = psql(statement)
         assert denied.returncode != 0 and "permission denied" in denied.stderr, statement
+
+
+def test_the_analysts_example_queries_run_as_the_analyst(state):
+    command = psql_command(local_warehouse(state, "start"))
+    queries = ROOT / "sql" / "analyst_queries.sql"
+    done = subprocess.run([*command, "-v", "ON_ERROR_STOP=1", "-f", queries], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_make_warehouse_again_finds_it_running(state):
