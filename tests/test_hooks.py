@@ -352,7 +352,12 @@ def test_post_gen_main_under_cruft_removes_quietly(post_gen, tmp_path, capsys):
     """cruft renders into temporary folders and writes .cruft.json itself."""
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_source_s3.py").touch()
-    answers = {"project": "churn", "source_kind": "files", "_commit": "c0ffee"}
+    answers = {
+        "project": "churn",
+        "source_kind": "files",
+        "executor": "local",
+        "_commit": "c0ffee",
+    }
     post_gen.main(answers, tmp_path, tmp_path)
     assert not (tmp_path / "tests" / "test_source_s3.py").exists()
     assert not (tmp_path / ".cruft.json").exists()

@@ -72,12 +72,10 @@ def retrain():
         approve_promotion = HITLOperator(
             task_id="approve_promotion",
             subject="Promote the retrained model?",
-            # Airflow renders the body's templates when the task runs.{% raw %}
             body=(
-                "Candidate `{{ ti.xcom_pull(task_ids='train')['version'] }}`; its training report: "
-                "`{{ ti.xcom_pull(task_ids='render_report') }}`. Approving lets the gate decide; "
-                "rejecting keeps the champion."
-            ),{% endraw %}
+                "The candidate is the `train` task's result in this run, its training report the"
+                " `render_report` task's. Approving lets the gate decide; rejecting keeps the champion."
+            ),
             options=["Approve", "Reject"],
             defaults=["Reject"],
             response_timeout=timedelta(days=3),

@@ -11,13 +11,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from datetime import time as clock
-from typing import TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 FINISHED = ("success", "failed")
-T = TypeVar("T")
 
 
 class AirflowAPI:
@@ -154,7 +153,7 @@ def _run_path(run: dict) -> str:
     return f"/api/v2/dags/{run['dag_id']}/dagRuns/{quote(run['dag_run_id'], safe='')}"
 
 
-def _wait(check: Callable[[], T], timeout: float, what: str, poll: float = 1) -> T:
+def _wait(check: Callable[[], Any], timeout: float, what: str, poll: float = 1) -> Any:
     """The first true result of `check()`, asked every `poll` seconds for up to `timeout`."""
     deadline = time.monotonic() + timeout
     while not (result := check()):

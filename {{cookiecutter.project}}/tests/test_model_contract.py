@@ -157,6 +157,14 @@ def test_features_are_complete_on_clean_data():
     assert np.isfinite(numeric.to_numpy(dtype=float, na_value=0.0)).all()
 
 
+def test_the_search_space_names_settings_the_estimator_has():
+    """SEARCH_SPACE (empty: no search) uses the Pipeline's own parameter names."""
+    from {{ cookiecutter.project }}.model import estimator
+
+    assert isinstance(estimator.SEARCH_SPACE, dict)
+    assert set(estimator.SEARCH_SPACE) <= set(estimator.build_estimator().get_params())
+
+
 def test_estimator_scores_one_finite_value_per_row(fitted):
     estimator, holdout = fitted
     scores = model.predict(estimator, build_features(holdout))

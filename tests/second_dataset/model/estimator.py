@@ -10,6 +10,8 @@ from sklearn.preprocessing import OneHotEncoder
 from .features import CATEGORICAL, NUMERIC
 
 RANDOM_STATE = 0
+# Searched at each retrain (HalvingRandomSearchCV over time-ordered splits).
+SEARCH_SPACE = {"model__learning_rate": [0.05, 0.1], "model__max_leaf_nodes": [15, 31]}
 
 
 def build_estimator() -> Pipeline:

@@ -8,6 +8,7 @@ held out are the data scientists' choices, in `model/window.py`.
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 
 import numpy as np
@@ -116,6 +117,10 @@ def fit_estimator(X: pd.DataFrame, y: np.ndarray) -> tuple:
     search = HalvingRandomSearchCV(
         estimator_module.build_estimator(),
         estimator_module.SEARCH_SPACE,
+        # Nine candidates at most (fewer if the space holds fewer), halved over rounds whose
+        # last one fits on every row: with the defaults, a small space is judged on 6 rows.
+        n_candidates=9,
+        min_resources="exhaust",
         cv=TimeSeriesSplit(n_splits=3),
         scoring=lambda fitted, X_, y_: metrics.evaluate(y_, model.predict(fitted, X_))[metrics.PRIMARY],
         random_state=0,
@@ -123,11 +128,11 @@ def fit_estimator(X: pd.DataFrame, y: np.ndarray) -> tuple:
     tried = pd.DataFrame(search.cv_results_).sort_values("rank_test_score").head(20)
     tuning = {
         "best_params": {k: _plain(v) for k, v in search.best_params_.items()},
-        "best_score": float(search.best_score_),
+        "best_score": _plain(float(search.best_score_)),
         "tried": [
             {
                 "params": {k: _plain(v) for k, v in row.params.items()},
-                "score": float(row.mean_test_score),
+                "score": _plain(float(row.mean_test_score)),
                 "rows": int(row.n_resources),
             }
             for row in tried.itertuples()
@@ -137,8 +142,10 @@ def fit_estimator(X: pd.DataFrame, y: np.ndarray) -> tuple:
 
 
 def _plain(value):
-    """A search parameter as JSON can hold it."""
-    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+    """A search parameter or score as JSON can hold it (no NaN: PostgreSQL's jsonb refuses it)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return value if isinstance(value, (str, int, bool, type(None))) else repr(value)
 
 
 def train(settings: Settings, interval: Interval, run_id: str) -> dict:

@@ -11,7 +11,7 @@ these files, in this order (the README's "Adapt to your data" guide has the step
 The pipeline calls only:
   - `contract.CONTRACT`, `expectations.expectations()`, the constants of `window`
   - `features.FEATURES`, `features.build_features(frame)`
-  - `estimator.build_estimator()`
+  - `estimator.build_estimator()`, `estimator.SEARCH_SPACE`
   - `metrics.evaluate(y_true, y_pred)`, `metrics.gate(candidate, champion)`
   - `predict(model, X)`
 It imports nothing from the warehouse, registry, Airflow or AWS code, so it can be
