@@ -17,6 +17,7 @@ from psycopg2 import sql
 from . import model, registry, staging
 from .config import Settings
 from .extraction import extract
+from .failures import PermanentFailure
 from .interval import Interval
 from .model import metrics, window
 from .model.contract import CONTRACT
@@ -26,7 +27,7 @@ from .validation import ValidationFailed, validate
 from .warehouse import transaction
 
 
-class NotEnoughData(RuntimeError):
+class NotEnoughData(PermanentFailure, RuntimeError):
     """The window holds too few validated, labelled rows to train on."""
 
 

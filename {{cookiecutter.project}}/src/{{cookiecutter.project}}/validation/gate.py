@@ -14,6 +14,7 @@ import pandas as pd
 from .. import staging
 from ..config import Settings
 from ..datasets import Dataset
+from ..failures import PermanentFailure
 from ..interval import Interval
 from ..model import expectations
 from ..model.contract import CONTRACT
@@ -22,7 +23,7 @@ from .rules import base_rules
 from .runner import SuiteResult, describe, validate_frame
 
 
-class ValidationFailed(RuntimeError):
+class ValidationFailed(PermanentFailure, RuntimeError):
     """The batch broke the expectations; its partition will not be used."""
 
 
