@@ -1,21 +1,28 @@
 """Bulk reads and writes with COPY, the fastest path psycopg2 has in and out of PostgreSQL.
 
-Frames are serialised with pyarrow's CSV writer, several times faster than
-`DataFrame.to_csv`, which was the bottleneck of the COPY path when measured.
+`copy_frame` serialises a frame with pyarrow's CSV writer, several times faster than
+`DataFrame.to_csv`, which was the bottleneck of the COPY path when measured; it
+takes any frame the sources give. `copy_frames` streams frames of the contract's
+types in binary COPY format (pgbinary.py) through one COPY, sent from a thread
+while the caller makes the next frame.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import chain
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
+
+from . import pgbinary
 
 # stream_frames: source columns of these PostgreSQL types (int2/4/8, float4/8) are
 # parsed by pyarrow; any other type arrives as the text PostgreSQL prints, for the
@@ -38,6 +45,96 @@ def copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> int:
     with conn.cursor() as cur:
         cur.copy_expert(statement.as_string(conn), buf)
     return len(frame)
+
+
+def copy_frames(conn: Connection, table: str, frames: Iterable[pd.DataFrame], depth: int = 2) -> int:
+    """Append every frame to `table` through one binary COPY in the caller's transaction; returns
+    the rows written.
+
+    A thread sends frame k, and the server stores it, while this one makes and
+    encodes frame k+1; at most `depth` encoded frames wait between them, so memory
+    does not grow with the row count. Frames have the columns of the first, in the
+    contract's dtypes; `conn` must not be used elsewhere meanwhile. An error on
+    either side ends the COPY, and the transaction is then failed.
+    """
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        return 0
+    columns = [str(c) for c in first.columns]
+    types = column_types(conn, table, columns)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    feed = _Feed(depth)
+    sender = threading.Thread(target=feed.send, args=(conn, statement.as_string(conn)), name="copy-in")
+    sender.start()
+    rows = 0
+    try:
+        feed.put(pgbinary.HEADER)
+        for frame in chain([first], frames):
+            if len(frame):
+                feed.put(pgbinary.rows(frame[columns], types))
+                rows += len(frame)
+        feed.put(pgbinary.TRAILER)
+        feed.put(b"")  # end of data
+    except BaseException as exc:
+        feed.abort(exc)
+        raise
+    finally:
+        sender.join()
+    if feed.failure:
+        raise feed.failure
+    return rows
+
+
+class _Feed:
+    """The file copy_expert reads from: encoded frames handed over by the producing thread."""
+
+    def __init__(self, depth: int):
+        self.chunks: queue.Queue = queue.Queue(maxsize=depth)
+        self.failure: BaseException | None = None
+        self.done = threading.Event()
+
+    def send(self, conn: Connection, statement: str) -> None:
+        try:
+            with conn.cursor() as cur:
+                cur.copy_expert(statement, self, size=1 << 20)
+        except BaseException as exc:  # raised to the producer by put(), or after join
+            self.failure = exc
+        finally:
+            self.done.set()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.chunks.get()
+        if isinstance(chunk, BaseException):
+            raise chunk  # psycopg2 ends the COPY with an error; the server rolls it back
+        return chunk
+
+    def put(self, chunk) -> None:
+        while not self.done.is_set():
+            try:
+                self.chunks.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise self.failure or RuntimeError("the COPY ended before all rows were sent")
+
+    def abort(self, exc: BaseException) -> None:
+        if not self.done.is_set():
+            self.put(RuntimeError(f"not sent: {type(exc).__name__}: {exc}"))
+
+
+def column_types(conn: Connection, table: str, columns: list[str]) -> list[str]:
+    """The PostgreSQL types of `table`'s `columns`, named as the data contract names them."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+               WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped""",
+            (sql.Identifier(table).as_string(conn),),
+        )
+        types = dict(cur.fetchall())
+    return [types[c] for c in columns]
 
 
 _NULL = "\\N"  # COPY's usual NULL marker; a text value of exactly \N would read back as NULL
@@ -72,9 +169,14 @@ def as_dtypes(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
         if name in frame.columns:
             if _is_datetime(dtype):
                 frame[name] = pd.to_datetime(frame[name], utc="UTC" in dtype).astype(dtype)
+            elif dtype == "boolean" and frame[name].dtype.kind != "b":  # COPY's text: t and f
+                frame[name] = frame[name].map(_BOOLEANS.get, na_action="ignore").astype(dtype)
             elif str(frame[name].dtype) != dtype:
                 frame[name] = frame[name].astype(dtype)
     return frame
+
+
+_BOOLEANS = {"t": True, "f": False, True: True, False: False}
 
 
 def _is_datetime(dtype: str) -> bool:
