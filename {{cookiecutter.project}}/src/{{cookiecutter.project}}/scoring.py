@@ -162,13 +162,13 @@ def scored(settings: Settings, estimator, champion: Version, day: date, run_id: 
 
 
 def rows_to_score(day: date, shard: tuple[int, int] | None) -> tuple[sql.Composed, tuple]:
-    """The features partition in key order, or one shard of it by a hash of the key's text."""
-    features, key = CONTRACT.features, sql.Identifier(CONTRACT.key)
-    select = staging.select(features, ["data_date", *features.names])
+    """The features partition, or one shard of it by a hash of the key's text; in no order, since
+    the server would have to sort it all before sending the first row."""
+    select = staging.select(CONTRACT.features, ["data_date", *CONTRACT.features.names])
     if shard is None:
-        return sql.SQL("{} ORDER BY {}").format(select, key), (day,)
-    where = sql.SQL("{} AND (hashtext({}::text) & 2147483647) %% %s = %s ORDER BY {}")
-    return where.format(select, key, key), (day, shard[1], shard[0])
+        return select, (day,)
+    where = sql.SQL("{} AND (hashtext({}::text) & 2147483647) %% %s = %s")
+    return where.format(select, sql.Identifier(CONTRACT.key)), (day, shard[1], shard[0])
 
 
 def shard_area(run_id: str, shard: int) -> str:

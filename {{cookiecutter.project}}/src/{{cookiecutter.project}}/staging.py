@@ -130,5 +130,5 @@ def read(conn, query: sql.Composable, params: tuple | dict, dtypes: dict[str, st
 def stream(conn, query: sql.Composable, params: tuple | dict, dtypes: dict[str, str], chunk_rows: int):
     """The same, streamed through COPY in frames of `chunk_rows` (warehouse.bulk.stream_frames);
     `conn` is busy until the iterator ends."""
-    for frame in stream_frames(conn, query, params, chunk_rows):
+    for frame in stream_frames(conn, query, params, chunk_rows, typed=True):
         yield as_dtypes(frame, {**PARTITION, **dtypes})

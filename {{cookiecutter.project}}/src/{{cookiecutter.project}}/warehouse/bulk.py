@@ -26,8 +26,11 @@ from . import pgbinary
 
 # stream_frames: source columns of these PostgreSQL types (int2/4/8, float4/8) are
 # parsed by pyarrow; any other type arrives as the text PostgreSQL prints, for the
-# caller to cast (and reject, naming the column, if it cannot).
+# caller to cast (and reject, naming the column, if it cannot). With typed=True
+# (staged data, in the contract's types) booleans, dates and UTC times are parsed too.
 _ARROW_TYPES = {21: pa.int64(), 23: pa.int64(), 20: pa.int64(), 700: pa.float64(), 701: pa.float64()}
+_TYPED = {**_ARROW_TYPES, 16: pa.bool_(), 1082: pa.date32(), 1184: pa.timestamp("us", tz="UTC")}
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 _PIPE_BYTES = 1 << 20  # COPY output buffered between the copying thread and the parser
 _BLOCK_BYTES = 1 << 20  # parsed at a time: ~25k rows of six columns
 
@@ -206,7 +209,7 @@ def iter_frames(
 
 
 def stream_frames(
-    conn: Connection, query: sql.Composable, params: tuple | dict, chunk_rows: int
+    conn: Connection, query: sql.Composable, params: tuple | dict, chunk_rows: int, typed: bool = False
 ) -> Iterator[pd.DataFrame]:
     """Stream a SELECT in frames of exactly `chunk_rows` (the last one smaller), through COPY.
 
@@ -215,7 +218,8 @@ def stream_frames(
     into a pipe and pyarrow's streaming CSV reader parses it here, so memory holds
     one frame plus a few MB of buffers whatever the row count. Integer columns come
     as Int64 (NULLs do not turn them into floats), float columns as float64, all
-    others as strings. `conn` is busy until the iterator ends; closing it early
+    others as strings; `typed`: booleans as boolean, dates and UTC times as
+    datetime64, parsed by pyarrow too. `conn` is busy until the iterator ends; closing it early
     cancels the COPY. Yields at least one frame, empty if there are no rows, so the
     caller learns the column names. Parameters are bound by psycopg2 (mogrify).
     """
@@ -226,7 +230,7 @@ def stream_frames(
         described = cur.description
     names = [d.name for d in described]
     keys = [f"c{i}" for i in range(len(names))]  # positional: a query may repeat a name
-    types = [_ARROW_TYPES.get(d.type_code, pa.string()) for d in described]
+    types = [(_TYPED if typed else _ARROW_TYPES).get(d.type_code, pa.string()) for d in described]
     schema = pa.schema(list(zip(keys, types, strict=True)))
     read_fd, write_fd = os.pipe()
     failure: list[BaseException] = []
@@ -239,7 +243,7 @@ def stream_frames(
             failure.append(exc)
 
     def frame(table: pa.Table) -> pd.DataFrame:
-        out = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        out = table.to_pandas(types_mapper=_PANDAS_TYPES.get, date_as_object=False)
         out.columns = names
         return out
 
@@ -272,6 +276,8 @@ def stream_frames(
                     null_values=[""],
                     strings_can_be_null=True,
                     quoted_strings_can_be_null=False,  # COPY's CSV: "" is an empty string, empty is NULL
+                    true_values=["t"],
+                    false_values=["f"],
                 ),
             )
             pending, count, yielded = [], 0, False

@@ -2,10 +2,13 @@
 
 The server then stores values as they come, with no text to parse (a float's
 digits cost it most), and the client writes fixed-width values as they are in
-memory, byte-swapped, instead of printing them: measured, encoding is about ten
-times faster than pyarrow's CSV writer. Each field is its length (int32, -1 for
-NULL) then its bytes; each row starts with its field count (int16). The column
-types are those of the data contract (datasets.TYPES), by PostgreSQL name.
+memory, byte-swapped, instead of printing them. Each field is its length (int32,
+-1 for NULL) then its bytes; each row starts with its field count (int16). The
+column types are those of the data contract (datasets.TYPES), by PostgreSQL name.
+
+When every field of a chunk has one width (numbers without NULLs, text of one
+length such as a model version or a run id), the rows are one numpy record array;
+otherwise pyarrow joins each row's fields.
 """
 
 from __future__ import annotations
@@ -35,8 +38,14 @@ def rows(frame: pd.DataFrame, types: list[str]) -> bytes:
     """The frame's rows in binary COPY format (no header or trailer), `types[i]` being the
     PostgreSQL type of column i."""
     count = np.full(len(frame), len(types), dtype=">i2")
-    fields = [_fixed_width(count)] + [_field(frame.iloc[:, i], t) for i, t in enumerate(types)]
-    joined = pc.binary_join_element_wise(*fields, b"")
+    fields = [count] + [_field(frame.iloc[:, i], t) for i, t in enumerate(types)]
+    if all(isinstance(f, np.ndarray) for f in fields):
+        record = np.empty(len(frame), dtype=[(f"f{i}", f.dtype) for i, f in enumerate(fields)])
+        for i, f in enumerate(fields):
+            record[f"f{i}"] = f
+        return record.tobytes()
+    arrays = [f if isinstance(f, pa.Array) else _binary(f) for f in fields]
+    joined = pc.binary_join_element_wise(*arrays, b"")
     offsets = np.frombuffer(
         joined.buffers()[1], dtype=np.int32, count=len(joined) + 1, offset=4 * joined.offset
     )
@@ -44,23 +53,33 @@ def rows(frame: pd.DataFrame, types: list[str]) -> bytes:
     return joined.buffers()[2].slice(start, end - start).to_pybytes()
 
 
-def _field(values: pd.Series, pg_type: str) -> pa.Array:
-    """Each value as a field: its length, then its bytes; NULL as length -1."""
+def _field(values: pd.Series, pg_type: str) -> np.ndarray | pa.Array:
+    """Each value as a field, its length then its bytes: a numpy record when all have one
+    width, else a pyarrow binary array (NULL as length -1)."""
     missing = values.isna().to_numpy(dtype=bool)
     if pg_type == "text":
-        text = pa.array(values.astype("string"), type=pa.string()).cast(pa.binary())
-        lengths = pc.binary_length(text).to_numpy(zero_copy_only=False).astype(">i4")
-        field = pc.binary_join_element_wise(_fixed_width(lengths), text, b"")
-    else:
-        layout, numbers = _FIXED[pg_type]
-        record = np.empty(len(values), dtype=[("length", ">i4"), ("value", layout)])
-        record["length"] = np.dtype(layout).itemsize
-        record["value"] = numbers(values)
-        field = _fixed_width(record)
-    return pc.if_else(pa.array(missing), _NULL, field) if missing.any() else field
+        return _text(values, missing)
+    layout, numbers = _FIXED[pg_type]
+    field = np.empty(len(values), dtype=[("length", ">i4"), ("value", layout)])
+    field["length"] = np.dtype(layout).itemsize
+    field["value"] = numbers(values)
+    return pc.if_else(pa.array(missing), _NULL, _binary(field)) if missing.any() else field
 
 
-def _fixed_width(array: np.ndarray) -> pa.Array:
+def _text(values: pd.Series, missing: np.ndarray) -> np.ndarray | pa.Array:
+    text = pa.array(values.astype("string"), type=pa.string()).cast(pa.binary())
+    lengths = pc.binary_length(text).fill_null(0).to_numpy()
+    if len(text) and not missing.any() and lengths.min() == lengths.max() > 0:
+        width = int(lengths[0])
+        field = np.empty(len(text), dtype=[("length", ">i4"), ("value", f"S{width}")])
+        field["length"] = width
+        start = int(np.frombuffer(text.buffers()[1], dtype=np.int32, count=1, offset=4 * text.offset)[0])
+        field["value"] = np.frombuffer(text.buffers()[2], dtype=f"S{width}", count=len(text), offset=start)
+        return field
+    return pc.binary_join_element_wise(_binary(lengths.astype(">i4")), text, b"").fill_null(_NULL)
+
+
+def _binary(array: np.ndarray) -> pa.Array:
     """A numpy array's elements as binary values, without copying each one."""
     size = array.dtype.itemsize
     fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(size), len(array), [None, pa.py_buffer(array)])
