@@ -14,6 +14,7 @@ import psycopg2
 from .config import Settings
 from .datasets import Dataset
 from .interval import Interval
+from .model.contract import CONTRACT
 from .sources import SourceError, open_source
 from .staging import ExtractError, conform
 from .warehouse import copy_frame, partitions, transaction
@@ -40,6 +41,14 @@ def extract(settings: Settings, dataset: Dataset, interval: Interval, run_id: st
         record_batch(conn, dataset, day, rows, source_columns(dataset, sent or [], carried), source, run_id)
     source.commit(dataset, interval)
     return rows
+
+
+def extract_features(settings: Settings, interval: Interval, run_id: str) -> int:
+    return extract(settings, CONTRACT.features, interval, run_id)
+
+
+def extract_labels(settings: Settings, interval: Interval, run_id: str) -> int:
+    return extract(settings, CONTRACT.labels, interval, run_id)
 
 
 def record_batch(conn, dataset: Dataset, day, rows: int, columns: list[str], source, run_id: str) -> None:

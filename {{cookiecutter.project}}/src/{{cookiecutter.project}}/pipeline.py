@@ -1,42 +1,35 @@
 """The stages the DAGs call, by name: the one bridge between Airflow and the project.
 
-Each stage is a plain function of (settings, data interval, run id). Failures that
-a retry cannot fix (a bad batch, a corrupt model, no champion) become
-AirflowFailException so Airflow fails the task at once instead of retrying it;
-anything else (a lost connection) is left to the task's retries.
+Each stage is a plain function of (settings, data interval, run id). A task imports
+only the module of its stage, when it runs: extracting and validating never load
+scikit-learn (seconds per task, and memory on every worker). Failures that a retry
+cannot fix (a bad batch, a corrupt model, no champion: failures.PermanentFailure)
+become AirflowFailException so Airflow fails the task at once instead of retrying
+it; anything else (a lost connection) is left to the task's retries.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
+from importlib import import_module
 
-from . import scoring, training
 from .config import Settings
-from .extraction import ExtractError, extract
+from .failures import PermanentFailure
 from .interval import Interval
-from .model.contract import CONTRACT
-from .registry import ModelUnavailable
-from .scoring import PartitionNotValidated
-from .sources import UnreadableFile
-from .validation import ValidationFailed, validate
 
+# stage -> (module, function) of this package
 STAGES = {
-    "extract_features": lambda s, i, r: extract(s, CONTRACT.features, i, r),
-    "extract_labels": lambda s, i, r: extract(s, CONTRACT.labels, i, r),
-    "validate_features": lambda s, i, r: validate(s, i, r).success,
-    "predict": scoring.predict,
-    "stage_training_window": training.stage_window,
-    "train": training.train,
+    "extract_features": ("extraction", "extract_features"),
+    "extract_labels": ("extraction", "extract_labels"),
+    "validate_features": ("validation", "validate_features"),
+    "predict": ("scoring", "predict"),
+    "score_shard": ("scoring", "score_shard"),
+    "publish_predictions": ("scoring", "publish_shards"),
+    "prune_staging": ("retention", "prune"),
+    "stage_training_window": ("training", "stage_window"),
+    "train": ("training", "train"),
 }
-PERMANENT = (
-    ExtractError,
-    UnreadableFile,
-    ValidationFailed,
-    ModelUnavailable,
-    PartitionNotValidated,
-    training.NotEnoughData,
-)
 
 
 @cache
@@ -46,18 +39,23 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-def run(stage: str, start: datetime, end: datetime, run_id: str):
-    return _fail_fast(lambda: STAGES[stage](settings(), Interval(start, end), run_id))
+def run(stage: str, start: datetime, end: datetime, run_id: str, **options):
+    """Run `stage` for the interval [start, end); `options` are the stage's own (a shard's number)."""
+    module, name = STAGES[stage]
+    function = getattr(import_module(f"{__package__}.{module}"), name)
+    return _fail_fast(lambda: function(settings(), Interval(start, end), run_id, **options))
 
 
 def promote(trained: dict, run_id: str) -> dict:
-    return _fail_fast(lambda: training.promote(settings(), trained, run_id))
+    from .training import promote
+
+    return _fail_fast(lambda: promote(settings(), trained, run_id))
 
 
 def _fail_fast(call):
     try:
         return call()
-    except PERMANENT as exc:
+    except PermanentFailure as exc:
         from airflow.sdk.exceptions import AirflowFailException
 
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
