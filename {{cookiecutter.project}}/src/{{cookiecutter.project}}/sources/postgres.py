@@ -86,8 +86,7 @@ class PostgresSource:
             frame = frame.assign(**{key: interval.partition})
         table = sql.Identifier(dataset.name)
         columns = [
-            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_pg_type(frame[c])))
-            for c in frame.columns
+            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_pg_type(frame[c]))) for c in frame.columns
         ]
         with (
             psycopg2.connect(self.url, options=f"-c search_path={self.schema}") as conn,
