@@ -21,12 +21,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.project }} import registry
 from {{ cookiecutter.project }}.config import SOURCE_KIND, Settings
 from {{ cookiecutter.project }}.extraction import extract
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.local_airflow import airflow_env, configure
 from {{ cookiecutter.project }}.model import window
 from {{ cookiecutter.project }}.model.contract import CONTRACT
+from {{ cookiecutter.project }}.model.estimator import build_estimator
+from {{ cookiecutter.project }}.model.features import build_features
 from {{ cookiecutter.project }}.sources import open_source
 from {{ cookiecutter.project }}.staging import conform
 from {{ cookiecutter.project }}.synthetic import features, key_capacity, labels, seed_source, with_defect
@@ -171,6 +174,17 @@ def labelled(days: list[dt.date], entities: int) -> pd.DataFrame:
         known = labels(day, day, entities)[[KEY, CONTRACT.label]]
         frames.append(rows.merge(known, on=KEY, validate="one_to_one"))
     return pd.concat(frames, ignore_index=True)
+
+
+def champion(settings: Settings, trained_until: dt.date) -> str:
+    """Register and promote a model fitted on three days of synthetic labelled rows before
+    `trained_until`, without the retrain DAG's staging; returns its version."""
+    days = [trained_until - dt.timedelta(days=n) for n in (3, 2, 1)]
+    data = labelled(days, capped(200))
+    estimator = build_estimator().fit(build_features(data), data[CONTRACT.label].to_numpy(dtype=float))
+    version = registry.register(settings, estimator, {}, days[0], trained_until, len(data), "test")
+    registry.decide(settings, version.version, True, "a test's champion", "test")
+    return version.version
 
 
 def seed(settings: Settings, days: list[dt.date], entities: int, defects: dict | None = None) -> None:
