@@ -76,6 +76,15 @@ def labelled_days(conn, start: date, end: date) -> dict[date, bool]:
 def load_window(settings: Settings, start: date, end: date) -> pd.DataFrame:
     """The labels observed in [start, end), each joined to the validated features row it labels."""
     features, labels = CONTRACT.features, CONTRACT.labels
+    dtypes = {**features.dtypes, CONTRACT.label: labels.column(CONTRACT.label).kind.pandas}
+    with transaction(settings) as conn:
+        validated = [day for day, ok in labelled_days(conn, start, end).items() if ok]
+        return staging.read(conn, *window_query(start, end, validated), dtypes)
+
+
+def window_query(start: date, end: date, days: list[date]) -> tuple[sql.Composed, tuple]:
+    """The labels observed in [start, end) joined to their features rows in the partitions of `days`:
+    both tables are read by their partition key, so only those partitions are scanned."""
     query = sql.SQL(
         """SELECT f.*, l.{label} FROM {labels} l
            JOIN {features} f ON f.data_date = l.{labelled} AND f.{key} = l.{key}
@@ -83,15 +92,12 @@ def load_window(settings: Settings, start: date, end: date) -> pd.DataFrame:
            ORDER BY f.data_date, f.{key}"""
     ).format(
         label=sql.Identifier(CONTRACT.label),
-        labels=sql.Identifier(labels.table),
+        labels=sql.Identifier(CONTRACT.labels.table),
         labelled=sql.Identifier(CONTRACT.labelled_date),
-        features=sql.Identifier(features.table),
+        features=sql.Identifier(CONTRACT.features.table),
         key=sql.Identifier(CONTRACT.key),
     )
-    dtypes = {**features.dtypes, CONTRACT.label: labels.column(CONTRACT.label).kind.pandas}
-    with transaction(settings) as conn:
-        validated = [day for day, ok in labelled_days(conn, start, end).items() if ok]
-        return staging.read(conn, query, (start, end, validated), dtypes)
+    return query, (start, end, days)
 
 
 def held_out_days(days: int) -> int:

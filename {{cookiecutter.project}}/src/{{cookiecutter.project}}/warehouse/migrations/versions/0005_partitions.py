@@ -125,6 +125,7 @@ CREATE FUNCTION drop_partition(parent text, day date) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = "{schema}", pg_temp AS $$
 DECLARE part regclass := to_regclass(quote_ident(partition_name(parent, day)));
 BEGIN
+    PERFORM partitioned_table(parent);
     IF part IS NULL OR NOT EXISTS (
         SELECT FROM pg_inherits WHERE inhrelid = part AND inhparent = partitioned_table(parent)) THEN
         RETURN false;
