@@ -6,14 +6,16 @@ Airflow's home is the session's temporary one (conftest.py), never ~/airflow.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import seed
 
-from {{ cookiecutter.project }}.config import PROJECT_ROOT, start_date
+from {{ cookiecutter.project }}.config import PROJECT_ROOT, SOURCE_KIND, start_date
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.local_airflow import RunRefused, run_once
 
@@ -161,6 +163,69 @@ def test_no_heavy_imports_at_dag_top_level(top_level_imports, dag_file):
     assert result["heavy"] == [], (
         f"{dag_file} imports {result['heavy']} when parsed: import them inside tasks"
     )
+
+
+_TASKS = """
+import json, sys
+from datetime import datetime
+from airflow.dag_processing.dagbag import DagBag
+dags, dag_id, start, end, *task_ids = sys.argv[1:]
+dag = DagBag(dags).dags[dag_id]
+interval = {"data_interval_start": datetime.fromisoformat(start), "data_interval_end": datetime.fromisoformat(end)}
+report = {}
+for task_id in task_ids:
+    report[task_id] = dag.get_task(task_id).python_callable(**interval, run_id="probe")
+    report[task_id + ":sklearn"] = "sklearn" in sys.modules
+import {project}.model.estimator  # what `train` imports: the probe sees scikit-learn when it is there
+report["control:sklearn"] = "sklearn" in sys.modules
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.skipif(SOURCE_KIND == "s3", reason="the s3 source is mocked inside the test process only")
+def test_extract_and_validate_tasks_never_import_scikit_learn(airflow_home, settings):
+    """Run as a worker runs them, in a process of their own: the DAG file parsed, then the task."""
+    day = datetime(2025, 3, 3, tzinfo=UTC)
+    seed(settings, [day.date()], 50)
+    env = {
+        **os.environ,
+        "WAREHOUSE_URL": settings.warehouse_url,
+        "WAREHOUSE_SCHEMA": settings.schema,
+        "SOURCE_SCHEMA": settings.source_schema,
+        "STATE_DIR": str(settings.state_dir),
+    }
+    tasks = ["extract_features", "validate_features", "extract_labels"]
+    interval = [day.isoformat(), (day + timedelta(days=1)).isoformat()]
+    proc = subprocess.run(
+        [sys.executable, "-c", _TASKS.replace("{project}", PROJECT), str(DAGS_DIR), DAILY, *interval, *tasks],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {
+        "extract_features": 50,
+        "extract_features:sklearn": False,
+        "validate_features": True,
+        "validate_features:sklearn": False,
+        "extract_labels": 50,
+        "extract_labels:sklearn": False,
+        "control:sklearn": True,
+    }
+
+
+def test_sharded_scoring_is_mapped_tasks_and_one_publish(airflow_home, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("SCORING_SHARDS", "4")
+    dag = DagBag(str(DAGS_DIR)).dags[DAILY]
+    assert "predict" not in dag.task_ids
+    shards, publish = dag.get_task("score_shard"), dag.get_task("publish_predictions")
+    assert shards.op_kwargs_expand_input.value == {"shard": [0, 1, 2, 3]}
+    assert shards.upstream_task_ids == {"validate_features"}
+    assert publish.upstream_task_ids == {"score_shard"}
 
 
 def test_start_date_is_the_setting_not_a_literal(dagbag):

@@ -13,7 +13,7 @@ from datetime import date
 
 import psycopg2
 import pytest
-from conftest import FEATURES, KEY, capped, champion, seed
+from conftest import FEATURES, KEY, capped, champion, same_predictions, seed
 
 from {{ cookiecutter.project }} import scoring
 from {{ cookiecutter.project }}.extraction import extract
@@ -54,7 +54,7 @@ def test_sharded_scoring_gives_the_unsharded_rows(day, sql):
     assert sum(scored) == ENTITIES and min(scored) > 0
     assert sql("SELECT DISTINCT run_id FROM predictions") == [("whole",)]  # nothing published yet
     assert publish_shards(day, interval, "sharded", SHARDS) == ENTITIES
-    assert same_rows(sql(ROWS, (DAY,)), whole)
+    assert same_predictions(sql(ROWS, (DAY,)), whole)
     assert sql("SELECT DISTINCT run_id FROM predictions") == [("sharded",)]
     assert sql("SELECT count(*) FROM prediction_shards") == [(0,)]
     assert sql(STAGED) == []
@@ -145,14 +145,6 @@ def test_shards_split_the_rows_by_key(day, sql):
     assert [shard for shard, _ in tables] == list(range(SHARDS))
     assert sum(map(len, keys)) == len(set().union(*keys)) == ENTITIES  # each key in exactly one shard
     assert set().union(*keys) == {row[0] for row in sql(f'SELECT "{KEY}" FROM "{FEATURES.table}"')}  # noqa: S608
-
-
-def same_rows(got: list[tuple], expected: list[tuple]) -> bool:
-    """Row for row, scores to the last bits of a double: a chunk of other rows around a row can
-    change the order in which the model's linear algebra adds up its terms."""
-    return [row[:2] + row[3:] for row in got] == [row[:2] + row[3:] for row in expected] and [
-        row[2] for row in got
-    ] == pytest.approx([row[2] for row in expected], rel=1e-12, abs=1e-12)
 
 
 def wait_for(condition, seconds: float = 30) -> bool:
