@@ -13,7 +13,7 @@ import pytest
 
 from {{ cookiecutter.project }}.datasets import TYPES
 from {{ cookiecutter.project }}.warehouse import transaction
-from {{ cookiecutter.project }}.warehouse.bulk import copy_frames
+from {{ cookiecutter.project }}.warehouse.bulk import copy_frames, stream_frames
 
 # One column per contract type, plus text of one width (a record array per chunk) and of any.
 COLUMNS = {f"c_{t.replace(' ', '_')}": t for t in TYPES} | {"one_width": "text"}
@@ -64,6 +64,20 @@ def test_every_contract_type_round_trips(settings, sql, table):
     for (name, pg_type), column in zip(COLUMNS.items(), zip(*got, strict=True), strict=True):
         want = [_python(v, pg_type) for v in expected[name]]
         assert list(column) == want, name
+
+
+def test_rows_streamed_out_in_their_types_copy_back_unchanged(settings, sql, table):
+    """stream_frames(typed=True) reads what copy_frames writes, a frame spanning blocks pyarrow parsed."""
+    rows = pd.concat([frame(slice(0, 4))] * 5000, ignore_index=True)  # a few MB of CSV
+    with transaction(settings) as conn:
+        copy_frames(conn, table, [rows, rows])
+    sql(f"CREATE TABLE copied (LIKE {table})")
+    columns = ", ".join(COLUMNS)
+    query = f"SELECT n, {columns} FROM {table}"  # noqa: S608
+    with transaction(settings) as reader, transaction(settings) as writer:
+        frames = stream_frames(reader, query, (), 2 * len(rows), typed=True)
+        assert copy_frames(writer, "copied", frames) == 2 * len(rows)
+    assert sql(f"SELECT n, {columns} FROM copied ORDER BY n") == sql(f"{query} ORDER BY n")  # noqa: S608
 
 
 def test_an_error_making_the_rows_ends_the_copy_and_writes_nothing(settings, sql, table):

@@ -271,6 +271,9 @@ def stream_frames(
             reader = pacsv.open_csv(
                 source,
                 read_options=pacsv.ReadOptions(column_names=keys, use_threads=False, block_size=_BLOCK_BYTES),
+                # A quoted value may hold a newline: without this, one that straddles two blocks
+                # is split into two rows, failing the parse.
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
                     column_types=schema,
                     null_values=[""],

@@ -68,6 +68,8 @@ def _field(values: pd.Series, pg_type: str) -> np.ndarray | pa.Array:
 
 def _text(values: pd.Series, missing: np.ndarray) -> np.ndarray | pa.Array:
     text = pa.array(values.astype("string"), type=pa.string()).cast(pa.binary())
+    if isinstance(text, pa.ChunkedArray):  # a column pyarrow read in several blocks
+        text = text.combine_chunks()
     lengths = pc.binary_length(text).fill_null(0).to_numpy()
     if len(text) and not missing.any() and lengths.min() == lengths.max() > 0:
         width = int(lengths[0])
