@@ -77,28 +77,34 @@ def publish_shards(settings: Settings, interval: Interval, run_id: str, shards: 
     day = interval.partition
     with transaction(settings) as conn, conn.cursor() as cur:
         partitions.lock(conn, TABLE, day)
-        extracted_at = require_validated(conn, day)
+        tables, version, rows = scored_shards(conn, day, run_id, shards)
+        pin(conn, version)
+        partitions.publish(conn, TABLE, day, tables)
+        cur.execute("DELETE FROM prediction_shards WHERE data_date = %s AND run_id = %s", (day, run_id))
+    return rows
+
+
+def scored_shards(conn, day: date, run_id: str, shards: int) -> tuple[list[str], str, int]:
+    """The staged tables of a run's shards, their model version and rows, once every shard has
+    scored the partition as it is extracted now, with one version."""
+    extracted_at = require_validated(conn, day)
+    with conn.cursor() as cur:
         cur.execute(
             """SELECT shard, staged_table, model_version, extracted_at, row_count FROM prediction_shards
                WHERE data_date = %s AND run_id = %s AND shards = %s ORDER BY shard""",
             (day, run_id, shards),
         )
         done = cur.fetchall()
-        if [row[0] for row in done] != list(range(shards)):
-            raise RuntimeError(f"{day}: {len(done)} of {shards} shards of run {run_id} are scored")
-        if {row[3] for row in done} != {extracted_at}:
-            raise PartitionNotValidated(
-                f"{day} was extracted again after its shards were scored: score it again"
-            )
-        versions = {row[2] for row in done}
-        if len(versions) != 1:
-            raise ModelUnavailable(
-                f"{day}: the champion changed while the shards ran ({sorted(versions)}): rerun"
-            )
-        pin(conn, versions.pop())
-        partitions.publish(conn, TABLE, day, [row[1] for row in done])
-        cur.execute("DELETE FROM prediction_shards WHERE data_date = %s AND run_id = %s", (day, run_id))
-    return sum(row[4] for row in done)
+    if [row[0] for row in done] != list(range(shards)):
+        raise RuntimeError(f"{day}: {len(done)} of {shards} shards of run {run_id} are scored")
+    if {row[3] for row in done} != {extracted_at}:
+        raise PartitionNotValidated(f"{day} was extracted again after its shards were scored: score it again")
+    versions = {row[2] for row in done}
+    if len(versions) != 1:
+        raise ModelUnavailable(
+            f"{day}: the champion changed while the shards ran ({sorted(versions)}): rerun"
+        )
+    return [row[1] for row in done], versions.pop(), sum(row[4] for row in done)
 
 
 def load_champion(settings: Settings) -> tuple[Version, object]:

@@ -186,28 +186,6 @@ def _is_datetime(dtype: str) -> bool:
     return dtype.startswith("datetime64")
 
 
-def iter_frames(
-    conn: Connection,
-    query: sql.Composable,
-    params: tuple | dict,
-    chunk_rows: int,
-    dtypes: dict[str, str] | None = None,
-) -> Iterator[pd.DataFrame]:
-    """Stream a SELECT in frames of at most `chunk_rows`, through a server-side cursor.
-
-    Always yields at least one frame (empty if there are no rows) so the caller
-    learns the column names. Columns named in `dtypes` get those pandas dtypes.
-    """
-    with conn.cursor(name="stream") as cur:
-        cur.itersize = chunk_rows
-        cur.execute(query, params)
-        rows = cur.fetchmany(chunk_rows)
-        columns = [d.name for d in cur.description]
-        yield as_dtypes(pd.DataFrame.from_records(rows, columns=columns), dtypes or {})
-        while rows := cur.fetchmany(chunk_rows):
-            yield as_dtypes(pd.DataFrame.from_records(rows, columns=columns), dtypes or {})
-
-
 def stream_frames(
     conn: Connection, query: sql.Composable, params: tuple | dict, chunk_rows: int, typed: bool = False
 ) -> Iterator[pd.DataFrame]:
