@@ -163,7 +163,7 @@ def report(results: list[dict], chunk_rows: str) -> int:
         f"\n(ours: peak RSS of a fresh process running extract(); RSS +MB is the peak minus its RSS"
         f" after imports, {results[0]['rss_base_mb']:.0f} MB)"
     )
-    small, large = results[0], results[-1]
+    small = results[0]
     ratio = small["ours_rps"] / small["psql_rps"]
     checks = [
         (
@@ -171,17 +171,7 @@ def report(results: list[dict], chunk_rows: str) -> int:
             ratio >= RATIO_TARGET,
         )
     ]
-    if large is not small:
-        growth = large["rss_peak_mb"] / small["rss_peak_mb"]
-        sizes = f"{large['rss_peak_mb']:.0f} / {small['rss_peak_mb']:.0f} MB"
-        checks.append(
-            (
-                f"peak RSS {large['rows']:,} / {small['rows']:,} rows = {growth:.2f} ({sizes}, target <= {RSS_TARGET})",
-                growth <= RSS_TARGET,
-            )
-        )
-    else:
-        print("(one size only: the RSS growth check needs two)")
+    checks += harness.rss_growth("peak RSS", results, "rss_peak_mb", RSS_TARGET)
     return harness.verdict(checks)
 
 

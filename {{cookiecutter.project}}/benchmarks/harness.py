@@ -270,6 +270,18 @@ def table(header: tuple[str, ...], rows: list[tuple]) -> None:
         print("  ".join(f"{c:>12}" for c in row))
 
 
+def rss_growth(what: str, results: list[dict], key: str, target: float) -> list[tuple[str, bool]]:
+    """The check of `what` (peak RSS, MB under `key`) at the largest size against the smallest."""
+    small, large = results[0], results[-1]
+    if large is small:
+        print("(one size only: the RSS growth check needs two)")
+        return []
+    growth = large[key] / small[key]
+    sizes = f"{large[key]:.0f} / {small[key]:.0f} MB"
+    text = f"{what} {large['rows']:,} / {small['rows']:,} rows = {growth:.2f} ({sizes}, target <= {target})"
+    return [(text, growth <= target)]
+
+
 def verdict(checks: list[tuple[str, bool]]) -> int:
     """One PASS or FAIL line per target; exit status 1 if any failed."""
     print()

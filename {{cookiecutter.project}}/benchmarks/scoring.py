@@ -238,7 +238,7 @@ def report(results: list[dict], chunk_rows: str) -> int:
     print(
         f"\n(peak RSS of a fresh process running predict(); {results[0]['rss_base_mb']:.0f} MB after imports)"
     )
-    small, large = results[0], results[-1]
+    small = results[0]
     checks = [
         (
             f"ours/psql pipeline at {r['rows']:,} rows = {r['ours_rps'] / r['psql_rps']:.2f} (target >= {PSQL_TARGET})",
@@ -253,15 +253,7 @@ def report(results: list[dict], chunk_rows: str) -> int:
             speedup >= NAIVE_TARGET,
         )
     )
-    if large is not small:
-        growth = large["rss_peak_mb"] / small["rss_peak_mb"]
-        checks.append(
-            (
-                f"peak RSS {large['rows']:,} / {small['rows']:,} rows = {growth:.2f}"
-                f" ({large['rss_peak_mb']:.0f} / {small['rss_peak_mb']:.0f} MB, target <= {RSS_TARGET})",
-                growth <= RSS_TARGET,
-            )
-        )
+    checks += harness.rss_growth("peak RSS", results, "rss_peak_mb", RSS_TARGET)
     checks += [
         (
             f"write alone / psql \\copy in at {r['rows']:,} rows = {r['write_ratio']:.2f} (target >= {WRITE_TARGET})",
