@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import seed
+from conftest import capped, seed
 
 from {{ cookiecutter.project }}.config import PROJECT_ROOT, SOURCE_KIND, start_date
 from {{ cookiecutter.project }}.interval import Interval
@@ -185,8 +185,8 @@ print(json.dumps(report))
 @pytest.mark.skipif(SOURCE_KIND == "s3", reason="the s3 source is mocked inside the test process only")
 def test_extract_and_validate_tasks_never_import_scikit_learn(airflow_home, settings):
     """Run as a worker runs them, in a process of their own: the DAG file parsed, then the task."""
-    day = datetime(2025, 3, 3, tzinfo=UTC)
-    seed(settings, [day.date()], 50)
+    day, rows = datetime(2025, 3, 3, tzinfo=UTC), capped(50)
+    seed(settings, [day.date()], rows)
     env = {
         **os.environ,
         "WAREHOUSE_URL": settings.warehouse_url,
@@ -206,11 +206,11 @@ def test_extract_and_validate_tasks_never_import_scikit_learn(airflow_home, sett
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report == {
-        "extract_features": 50,
+        "extract_features": rows,
         "extract_features:sklearn": False,
         "validate_features": True,
         "validate_features:sklearn": False,
-        "extract_labels": 50,
+        "extract_labels": rows,
         "extract_labels:sklearn": False,
         "control:sklearn": True,
     }

@@ -10,7 +10,8 @@ from datetime import date, timedelta
 import psycopg2
 import pytest
 from alembic import command
-from conftest import FEATURES, KEY, LABELS, capped, champion, seed
+from alembic.script import ScriptDirectory
+from conftest import FEATURES, capped, champion, seed
 from psycopg2 import errors
 from psycopg2 import sql as pgsql
 from psycopg2.extensions import make_dsn
@@ -18,60 +19,59 @@ from psycopg2.extensions import make_dsn
 from {{ cookiecutter.project }}.extraction import extract
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.scoring import predict
-from {{ cookiecutter.project }}.staging import conform
-from {{ cookiecutter.project }}.synthetic import features, labels
 from {{ cookiecutter.project }}.validation import validate
 from {{ cookiecutter.project }}.warehouse import fetch_all, migrate, transaction
-from {{ cookiecutter.project }}.warehouse.bulk import copy_frame
 from {{ cookiecutter.project }}.warehouse.migrate import alembic_config
 
 DAYS = [date(2025, 3, 3), date(2025, 3, 4)]
 ENTITIES = capped(50)
-TABLES = ("predictions", FEATURES.table, LABELS.table)
 PARTITIONS = """SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
                 JOIN pg_class p ON p.oid = i.inhparent
                 WHERE p.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' ORDER BY 1, 2"""
 FOREIGN_KEYS = "SELECT conname FROM pg_constraint WHERE conrelid = 'predictions'::regclass AND contype = 'f'"
 
 
-def contents(settings) -> dict:
-    every = {t: fetch_all(settings, f'SELECT * FROM "{t}" ORDER BY 1, 2, 3') for t in TABLES}  # noqa: S608
+def contents(settings, tables: list[str]) -> dict:
+    every = {t: fetch_all(settings, f'SELECT * FROM "{t}" ORDER BY 1, 2, 3') for t in tables}  # noqa: S608
     return {**every, "latest": fetch_all(settings, "SELECT * FROM latest_predictions ORDER BY 1")}
 
 
-def stage_as_0003_did(settings, day: date) -> None:
-    """A day of features and labels in 0003's plain staging tables, and predictions for the features."""
-    with transaction(settings) as conn:
-        copy_frame(conn, FEATURES.table, conform(features(day, ENTITIES), FEATURES, day))
-        copy_frame(conn, LABELS.table, conform(labels(day, day, ENTITIES), LABELS, day))
-    version = fetch_all(settings, "SELECT version FROM model_versions")[0][0]
-    fetch_all(
-        settings,
-        pgsql.SQL(
-            "INSERT INTO predictions SELECT data_date, {}, 0.5, %s, now(), 'before' FROM {} WHERE data_date = %s"
-        ).format(pgsql.Identifier(KEY), pgsql.Identifier(FEATURES.table)),
-        (version, day),
-    )
-
-
 def test_migration_0005_moves_rows_into_one_partition_per_date_and_back(settings):
+    """From the revision before it, whatever staging tables the contract had then: rows in every
+    table for two dates, and predictions naming their model version by foreign key."""
     old = replace(settings, schema=f"{settings.schema}_old")
-    migrate(old, "0003")  # plain tables, and a foreign key from each prediction to its version
-    champion(old, DAYS[0])
+    with alembic_config(old) as cfg:
+        before = ScriptDirectory.from_config(cfg).get_revision("0005").down_revision
+    migrate(old, before)
+    tables = ["predictions", *staging_tables(old)]
+    version = champion(old, DAYS[0])
     for day in DAYS:
-        stage_as_0003_did(old, day)
-    before = contents(old)
-    assert all(before.values()) and fetch_all(old, FOREIGN_KEYS) != []
+        for table in tables[1:]:  # staging columns are nullable: the date is enough to move
+            fetch_all(old, f'INSERT INTO "{table}" (data_date) SELECT %s FROM generate_series(1, 3)', (day,))  # noqa: S608
+        fetch_all(
+            old,
+            "INSERT INTO predictions SELECT %s, g, g / 10.0, %s, now(), 'before' FROM generate_series(1, 3) g",
+            (day, version),
+        )
+    rows = contents(old, tables)
+    assert fetch_all(old, FOREIGN_KEYS) != []
 
-    migrate(old)
+    migrate(old, "0005")
 
-    assert contents(old) == before
-    assert fetch_all(old, PARTITIONS) == sorted((t, f"{t}_{day:%Y%m%d}") for t in TABLES for day in DAYS)
+    assert contents(old, tables) == rows
+    assert fetch_all(old, PARTITIONS) == sorted((t, f"{t}_{day:%Y%m%d}") for t in tables for day in DAYS)
     assert fetch_all(old, FOREIGN_KEYS) == []
     with alembic_config(old) as cfg:
-        command.downgrade(cfg, "0003")
-    assert contents(old) == before
+        command.downgrade(cfg, before)
+    assert contents(old, tables) == rows
     assert fetch_all(old, PARTITIONS) == [] and fetch_all(old, FOREIGN_KEYS) != []
+
+
+def staging_tables(settings) -> list[str]:
+    query = r"""SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace
+                AND relkind IN ('r', 'p') AND NOT relispartition AND relname LIKE 'staging\_%%'
+                AND relname <> 'staging_batches' ORDER BY 1"""
+    return [name for (name,) in fetch_all(settings, query)]
 
 
 @pytest.fixture
