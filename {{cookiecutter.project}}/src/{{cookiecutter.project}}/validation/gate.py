@@ -47,6 +47,16 @@ def validate(settings: Settings, interval: Interval, run_id: str) -> SuiteResult
         run_name=f"{day}-{run_id}",
         reports_dir=settings.reports_dir,
     )
+    record(settings, dataset, day, run_id, extracted_at, row_count, result)
+    if not result.success:
+        raise ValidationFailed(f"{dataset.name} for {day}: {describe(result)}")
+    return result
+
+
+def record(
+    settings: Settings, dataset: Dataset, day: date, run_id: str, extracted_at: datetime, rows: int, result
+) -> None:
+    """One `validation_runs` row for the result, unless the partition was extracted again meanwhile."""
     with transaction(settings) as conn, conn.cursor() as cur:
         # The result holds only for the rows validated: if the partition was extracted
         # again meanwhile, record nothing (the lock keeps a rerun from committing now).
@@ -72,16 +82,13 @@ def validate(settings: Settings, interval: Interval, run_id: str) -> SuiteResult
                 dataset.name,
                 run_id,
                 result.success,
-                row_count,
+                rows,
                 result.evaluated,
                 result.failed,
                 json.dumps([f.__dict__ for f in result.failures], default=str),
                 str(result.report_path) if result.report_path else None,
             ),
         )
-    if not result.success:
-        raise ValidationFailed(f"{dataset.name} for {day}: {describe(result)}")
-    return result
 
 
 def validate_features(settings: Settings, interval: Interval, run_id: str) -> bool:
