@@ -38,7 +38,7 @@ def partition(dataset, n: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def history(warehouse_url, tmp_path_factory) -> Settings:
+def history(warehouse_url, tmp_path_factory, fake_s3) -> Settings:
     suffix = uuid.uuid4().hex[:10]
     settings = replace(
         Settings.from_env(

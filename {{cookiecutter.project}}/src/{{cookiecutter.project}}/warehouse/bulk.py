@@ -124,8 +124,11 @@ class _Feed:
         raise self.failure or RuntimeError("the COPY ended before all rows were sent")
 
     def abort(self, exc: BaseException) -> None:
-        if not self.done.is_set():
+        """End the COPY with an error, so that the producer's own exception is the one raised."""
+        try:
             self.put(RuntimeError(f"not sent: {type(exc).__name__}: {exc}"))
+        except BaseException:  # the COPY had already ended: nothing left to stop
+            return
 
 
 def column_types(conn: Connection, table: str, columns: list[str]) -> list[str]:
