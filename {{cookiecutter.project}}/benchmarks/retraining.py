@@ -6,9 +6,9 @@ a long history staged before it.
 
 The window is WINDOW_DAYS days of labels (N rows in all), each day's labelling the
 features partition of the day before, made from the data contract and staged
-server-side (harness.py) and marked validated. `train()` runs in a fresh process:
-first with only the window staged, then with HISTORY more rows of both datasets
-staged on the days before it (17M rows staged in all, by default).
+server-side (harness.py) and marked validated. `train()` runs in a fresh process,
+after one untimed run: first with only the window staged, then with HISTORY more
+rows of both datasets staged on the days before it (17M rows staged in all, by default).
 
 Target: train() with the history staged takes <= 1.2x the time with the window
 alone. Exits 1 when it does not.
@@ -41,15 +41,22 @@ def main() -> int:
         harness.source_table(env, FEATURES, END, per_day)
         print(f"-- staging the window: {WINDOW_DAYS} days of {per_day:,} rows", file=sys.stderr, flush=True)
         stage_days(env, range(1, WINDOW_DAYS + 1))
-        alone = [run_child(__file__, env) for _ in range(args.repeat)]
+        alone = timed(env, args.repeat)
         days = args.history // per_day
         print(f"-- staging the history: {days} more days of {per_day:,} rows", file=sys.stderr, flush=True)
         stage_days(env, range(WINDOW_DAYS + 1, WINDOW_DAYS + 1 + days))
         staged = harness.sql(
             env, "SELECT sum(row_count) FROM staging_batches WHERE dataset = %s", (FEATURES.name,)
         )[0][0]
-        with_history = [run_child(__file__, env) for _ in range(args.repeat)]
+        with_history = timed(env, args.repeat)
     return report(rows, staged, alone, with_history)
+
+
+def timed(env: dict[str, str], repeat: int) -> list[dict]:
+    """`repeat` runs of train(), after one untimed: staging 16M rows just before has pushed the
+    window out of the caches, and the comparison is of the queries, not of the cache."""
+    run_child(__file__, env)
+    return [run_child(__file__, env) for _ in range(repeat)]
 
 
 def stage_days(env: dict[str, str], days_before_end: range) -> None:
