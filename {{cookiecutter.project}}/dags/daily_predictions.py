@@ -1,9 +1,11 @@
 """Daily: extract the interval's features, validate them, check the batch, score, watch for drift;
-stage the labels that arrived and measure the predictions they label. A drift or a performance
-breach asks the retrain DAG for a run (model/monitoring.py says whether it may).
+stage the labels that arrived and measure the predictions they label; drop staged partitions past
+their retention. A drift or a performance breach asks the retrain DAG for a run
+(model/monitoring.py says whether it may).
 
 Thin on purpose: the schedule and the wiring. Each task imports the project only
-when it runs, so parsing this file stays fast.
+when it runs, so parsing this file stays fast. With SCORING_SHARDS=N (N > 1), N mapped
+tasks score the date's rows by a hash of their key and one task publishes them.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
-from {{ cookiecutter.project }}.config import start_date
+from {{ cookiecutter.project }}.config import scoring_shards, start_date
 
+SHARDS = scoring_shards()
 DEFAULT_ARGS = {
     "owner": {{ cookiecutter.author_name | python_string }},
     "retries": 2,
@@ -23,14 +26,14 @@ DEFAULT_ARGS = {
 RETRAIN_REQUESTS = Asset("{{ cookiecutter.project }}_retrain_requests")
 
 
-def stage(name: str):
-    """A task running pipeline stage `name` on the run's data interval."""
+def stage(name: str, **options):
+    """A task running pipeline stage `name` on the run's data interval; `options` are the stage's own."""
 
     @task(task_id=name)
     def run_stage(data_interval_start=None, data_interval_end=None, run_id=None):
         from {{ cookiecutter.project }}.pipeline import run
 
-        return run(name, data_interval_start, data_interval_end, run_id)
+        return run(name, data_interval_start, data_interval_end, run_id, **options)
 
     return run_stage()
 
@@ -63,11 +66,23 @@ def daily_predictions():
             raise AirflowSkipException("no drift or performance breach asks for a retrain")
         return True
 
+    # One of SHARDS mapped tasks: the date's rows whose key hashes to `shard`.
+    @task
+    def score_shard(shard: int, data_interval_start=None, data_interval_end=None, run_id=None) -> int:
+        from {{ cookiecutter.project }}.pipeline import run
+
+        return run("score_shard", data_interval_start, data_interval_end, run_id, shard=shard, shards=SHARDS)
+
     checked = stage("extract_features") >> stage("validate_features") >> stage("check_batch")
-    scored = checked >> stage("predict")
+    if SHARDS > 1:
+        shards = checked >> score_shard.expand(shard=list(range(SHARDS)))
+        scored = shards >> stage("publish_predictions", shards=SHARDS)
+    else:
+        scored = checked >> stage("predict")
     drift = scored >> stage("monitor_drift")
     performance = [scored, stage("extract_labels")] >> stage("track_performance")
     [drift, performance] >> request_retrain()
+    stage("prune_staging")
 
 
 daily_predictions()

@@ -21,16 +21,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.project }} import registry
 from {{ cookiecutter.project }}.config import SOURCE_KIND, Settings
 from {{ cookiecutter.project }}.extraction import extract
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.local_airflow import airflow_env, configure
 from {{ cookiecutter.project }}.model import window
 from {{ cookiecutter.project }}.model.contract import CONTRACT
+from {{ cookiecutter.project }}.model.estimator import build_estimator
+from {{ cookiecutter.project }}.model.features import build_features
 from {{ cookiecutter.project }}.sources import open_source
 from {{ cookiecutter.project }}.synthetic import (
     features,
     key_capacity,
+    labelled,
     labels,
     seed_source,
     with_defect,
@@ -210,6 +214,28 @@ def column_of(*dtypes: str) -> str:
     if not found:
         pytest.skip(f"the data contract has no features column of dtype {' or '.join(dtypes)}")
     return found[0]
+
+
+def champion(settings: Settings, trained_until: dt.date) -> str:
+    """Register and promote a model fitted on three days of synthetic labelled rows before
+    `trained_until`, without the retrain DAG's staging; returns its version."""
+    days = [trained_until - dt.timedelta(days=n) for n in (3, 2, 1)]
+    data = labelled(days, capped(200))
+    estimator = build_estimator().fit(build_features(data), data[CONTRACT.label].to_numpy(dtype=float))
+    version = registry.register(settings, estimator, {}, days[0], trained_until, len(data), "test")
+    registry.decide(settings, version.version, True, "a test's champion", "test")
+    return version.version
+
+
+def same_predictions(got: list[tuple], expected: list[tuple], score: int = 2) -> bool:
+    """The same rows, with scores (column `score`) equal to the last bits of a double: the rows
+    scored in one chunk with a row can change the order in which the model's arithmetic adds up."""
+    rest = (
+        [row[:score] + row[score + 1 :] for row in got],
+        [row[:score] + row[score + 1 :] for row in expected],
+    )
+    scores = [row[score] for row in got], [row[score] for row in expected]
+    return rest[0] == rest[1] and scores[0] == pytest.approx(scores[1], rel=1e-12, abs=1e-12)
 
 
 def seed(settings: Settings, days: list[dt.date], entities: int, defects: dict | None = None) -> None:

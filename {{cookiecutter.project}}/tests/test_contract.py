@@ -40,6 +40,17 @@ def test_staging_table_has_the_partition_date_and_the_contract_columns(settings,
     assert dict(columns) == {"data_date": "date", **dataset.types}
 
 
+@pytest.mark.parametrize("table", ["predictions", FEATURES.table, LABELS.table])
+def test_tables_are_partitioned_by_date(sql, table):
+    """A date is replaced, and dropped by retention, as one partition: `make migration` keeps it so."""
+    assert sql(
+        """SELECT p.partstrat, a.attname FROM pg_partitioned_table p
+           JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
+           WHERE p.partrelid = %s::regclass""",
+        (f'"{table}"',),
+    ) == [("l", "data_date")]
+
+
 def test_predictions_are_keyed_by_the_contracts_key_type(settings, sql):
     assert sql(
         """SELECT data_type FROM information_schema.columns

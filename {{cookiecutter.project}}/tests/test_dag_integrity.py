@@ -6,14 +6,16 @@ Airflow's home is the session's temporary one (conftest.py), never ~/airflow.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import capped, seed
 
-from {{ cookiecutter.project }}.config import PROJECT_ROOT, start_date
+from {{ cookiecutter.project }}.config import PROJECT_ROOT, SOURCE_KIND, start_date
 from {{ cookiecutter.project }}.interval import Interval
 from {{ cookiecutter.project }}.local_airflow import RunRefused, run_once
 
@@ -187,6 +189,78 @@ def test_approval_before_promotion_is_off_by_default_and_wired_when_on(dagbag, t
 def test_unpausing_runs_the_latest_interval_only(dagbag):
     """Not one run per interval since start_date: history is backfilled on purpose."""
     assert {dag.catchup for dag in dagbag.dags.values()} == {False}
+
+
+_TASKS = """
+import json, sys
+from datetime import datetime
+from types import SimpleNamespace
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.execution_time.context import set_current_context
+dags, dag_id, start, end, *task_ids = sys.argv[1:]
+dag = DagBag(dags).dags[dag_id]
+interval = {"data_interval_start": datetime.fromisoformat(start), "data_interval_end": datetime.fromisoformat(end)}
+# What a worker's context holds of the run, which each stage records (runs.py)
+run = SimpleNamespace(dag_id=dag_id, run_id="probe", run_type="manual", logical_date=interval["data_interval_end"],
+                      data_interval_start=interval["data_interval_start"], data_interval_end=interval["data_interval_end"])
+report = {}
+for task_id in task_ids:
+    with set_current_context({"dag_run": run}):
+        report[task_id] = dag.get_task(task_id).python_callable(**interval, run_id="probe")
+    report[task_id + ":sklearn"] = "sklearn" in sys.modules
+import {project}.model.estimator  # what `train` imports: the probe sees scikit-learn when it is there
+report["control:sklearn"] = "sklearn" in sys.modules
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.skipif(SOURCE_KIND == "s3", reason="the s3 source is mocked inside the test process only")
+def test_extract_and_validate_tasks_never_import_scikit_learn(airflow_home, settings):
+    """Run as a worker runs them, in a process of their own: the DAG file parsed, then the task."""
+    day, rows = datetime(2025, 3, 3, tzinfo=UTC), capped(50)
+    seed(settings, [day.date()], rows)
+    env = {
+        **os.environ,
+        "WAREHOUSE_URL": settings.warehouse_url,
+        "WAREHOUSE_SCHEMA": settings.schema,
+        "SOURCE_SCHEMA": settings.source_schema,
+        "STATE_DIR": str(settings.state_dir),
+    }
+    tasks = ["extract_features", "validate_features", "check_batch", "extract_labels"]
+    interval = [day.isoformat(), (day + timedelta(days=1)).isoformat()]
+    proc = subprocess.run(
+        [sys.executable, "-c", _TASKS.replace("{project}", PROJECT), str(DAGS_DIR), DAILY, *interval, *tasks],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report.pop("check_batch")["rows"] == rows  # the batch check, before scoring, is light too
+    assert report == {
+        "extract_features": rows,
+        "extract_features:sklearn": False,
+        "validate_features": True,
+        "validate_features:sklearn": False,
+        "check_batch:sklearn": False,
+        "extract_labels": rows,
+        "extract_labels:sklearn": False,
+        "control:sklearn": True,
+    }
+
+
+def test_sharded_scoring_is_mapped_tasks_and_one_publish(airflow_home, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("SCORING_SHARDS", "4")
+    dag = DagBag(str(DAGS_DIR)).dags[DAILY]
+    assert "predict" not in dag.task_ids
+    shards, publish = dag.get_task("score_shard"), dag.get_task("publish_predictions")
+    assert shards.op_kwargs_expand_input.value == {"shard": [0, 1, 2, 3]}
+    assert shards.upstream_task_ids == {"check_batch"}
+    assert publish.upstream_task_ids == {"score_shard"}
+    assert publish.downstream_task_ids == {"monitor_drift", "track_performance"}
 
 
 def test_start_date_is_the_setting_not_a_literal(dagbag):

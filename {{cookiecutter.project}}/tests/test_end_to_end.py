@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import FEATURES, KEY, LABELS, seed, training_plan
+from conftest import FEATURES, KEY, LABELS, same_predictions, seed, training_plan
 
 from {{ cookiecutter.project }} import pipeline
 from {{ cookiecutter.project }}.config import Settings
@@ -407,3 +407,24 @@ def test_unreachable_warehouse_fails_extract_and_writes_nothing(scenario, monkey
     assert scenario.sql(counts) == before
     raised = re.findall(r"^([\w.]+(?:Error|Exception|Unavailable)): ", task_log, re.M)
     assert raised and raised[-1] == f"{PROJECT}.warehouse.connection.WarehouseUnavailable", raised
+
+
+# Last: the daily DAG changes shape, which Airflow records as a new version of it.
+def test_sharded_scoring_through_airflow_gives_the_same_rows(scenario, monkeypatch):
+    """SCORING_SHARDS=4: the daily DAG maps four shard tasks, then publishes them as the day's rows."""
+    day = clean_days()[0]
+    rows = "SELECT entity_id, model_version, score FROM predictions WHERE data_date = %s ORDER BY 1"
+    unsharded = scenario.sql(rows, (day,))
+    monkeypatch.setenv("SCORING_SHARDS", "4")
+    sharded = load_dags()[f"{PROJECT}_daily"]
+
+    dag_run = run_once(sharded, scheduled_interval(sharded, day).end)
+
+    assert dag_run.state == "success", task_states(dag_run)
+    shards = [ti for ti in dag_run.get_task_instances() if ti.task_id == "score_shard"]
+    assert sorted((ti.map_index, ti.state) for ti in shards) == [(n, "success") for n in range(4)]
+    assert same_predictions(scenario.sql(rows, (day,)), unsharded)
+    assert scenario.sql("SELECT DISTINCT run_id FROM predictions WHERE data_date = %s", (day,)) == [
+        (dag_run.run_id,)
+    ]
+    scenario.daily_runs[day] = dag_run

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from {{ cookiecutter.project }} import evaluation
-from {{ cookiecutter.project }}.model import KIND, metrics
+from {{ cookiecutter.project }}.model import KIND, estimator, metrics
 
 
 def test_the_model_holds_its_committed_baseline(capsys):
@@ -22,7 +22,7 @@ def test_a_trivial_estimator_fails_naming_metric_baseline_and_tolerance(monkeypa
     trivial = (
         DummyClassifier(strategy="prior") if KIND == "classification" else DummyRegressor(strategy="mean")
     )
-    monkeypatch.setattr(evaluation.training.estimator_module, "build_estimator", lambda: trivial)
+    monkeypatch.setattr(estimator, "build_estimator", lambda: trivial)
     assert evaluation.main([]) == 1
     out = capsys.readouterr().out
     baseline = json.loads(evaluation.BASELINE.read_text())[metrics.PRIMARY]

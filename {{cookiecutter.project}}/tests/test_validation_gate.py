@@ -187,7 +187,7 @@ def assert_stopped(
     assert len(rows) == 1, rows
     got_run_id, success, evaluated, failed, failures, report_path, _ = rows[0]
     assert (got_run_id, success) == (run_id, False)
-    assert evaluated == len(base_rules(FEATURES, KEY) + expectations.expectations())
+    assert evaluated == len(base_rules(FEATURES, KEY, sql=True) + expectations.expectations())
     assert 1 <= failed == len(failures)
     assert f"{failed} of {evaluated} expectations failed" in message
     for i, f in enumerate(failures, 1):  # every failed expectation is named in the message
@@ -280,7 +280,7 @@ def test_column_renamed_upstream_fails_the_schema_rule(env):
     on_missing = {f["expectation"]: f["message"] for f in failures if f["column"] == column}
     ruled = {
         e.expectation_type
-        for e in base_rules(FEATURES, KEY) + expectations.expectations()
+        for e in base_rules(FEATURES, KEY, sql=True) + expectations.expectations()
         if getattr(e, "column", None) == column
     }
     assert on_missing == dict.fromkeys(ruled, f"column not in the data: {column!r}")
@@ -409,14 +409,14 @@ def test_a_reextract_committed_during_validation_is_not_marked_validated(env, mo
     day = FIRST + timedelta(days=22)
     publish(env, day, features(day, entities=ENTITIES))
     extract(env, FEATURES, Interval.day(day), "e1")
-    real = gate.validate_frame
+    real = gate.validate_query
 
-    def rerun_meanwhile(frame, *args, **kwargs):
+    def rerun_meanwhile(*args, **kwargs):
         publish(env, day, with_defect(features(day, entities=ENTITIES), "duplicates"))
         extract(env, FEATURES, Interval.day(day), "e2")
-        return real(frame, *args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(gate, "validate_frame", rerun_meanwhile)
+    monkeypatch.setattr(gate, "validate_query", rerun_meanwhile)
     with pytest.raises(ValidationFailed, match="extracted again while it was being validated"):
         validate(env, Interval.day(day), "v1")
     monkeypatch.undo()

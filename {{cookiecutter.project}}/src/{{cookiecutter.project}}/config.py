@@ -68,6 +68,17 @@ def promotion_approval(env: dict[str, str] | None = None) -> bool:
     return value == "on"
 
 
+def scoring_shards(env: dict[str, str] | None = None) -> int:
+    """How many tasks score each date: SCORING_SHARDS, default 1 (one `predict` task).
+
+    Read by the daily DAG when it is parsed, which hands the number to its tasks.
+    """
+    value = (os.environ if env is None else env).get("SCORING_SHARDS") or "1"
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise ConfigError(f"SCORING_SHARDS={value!r}: expected a whole number from 1 to 64")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     state_dir: Path
@@ -83,6 +94,7 @@ class Settings:
     aws_region: str
     chunk_rows: int
     training_window_days: int | None  # None: the data scientists' model/window.py WINDOW_DAYS
+    staging_retention_days: int | None = None  # None: staged partitions are kept for ever
     s3_bucket_owner: str | None = None  # account ID every S3 call expects (ExpectedBucketOwner)
 
     def __repr__(self) -> str:
@@ -96,9 +108,10 @@ class Settings:
         for name in ("schema", "source_schema"):
             if not _IDENTIFIER.match(getattr(self, name)):
                 raise ConfigError(f"{name}={getattr(self, name)!r}: must be a lowercase SQL identifier")
-        window = self.training_window_days
-        if self.chunk_rows < 1 or (window is not None and window < 2):
-            raise ConfigError("chunk_rows must be >= 1 and training_window_days >= 2")
+        for name, low in (("chunk_rows", 1), ("training_window_days", 2), ("staging_retention_days", 1)):
+            value = getattr(self, name)
+            if value is not None and value < low:
+                raise ConfigError(f"{name} must be >= {low} (got {value})")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -107,6 +120,7 @@ class Settings:
         try:
             chunk_rows = int(env.get("EXTRACT_CHUNK_ROWS", "100000"))
             window = int(env["TRAINING_WINDOW_DAYS"]) if env.get("TRAINING_WINDOW_DAYS") else None
+            retention = int(env["STAGING_RETENTION_DAYS"]) if env.get("STAGING_RETENTION_DAYS") else None
         except ValueError as exc:
             raise ConfigError(f"numeric setting is not an integer: {exc}") from None
         return cls(
@@ -126,6 +140,7 @@ class Settings:
             aws_region=env.get("AWS_REGION", "{{ cookiecutter.aws_region }}"),
             chunk_rows=chunk_rows,
             training_window_days=window,
+            staging_retention_days=retention,
             s3_bucket_owner=env.get("S3_BUCKET_OWNER") or None,
         )
 

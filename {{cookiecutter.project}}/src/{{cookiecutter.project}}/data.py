@@ -37,8 +37,10 @@ def dataset(name: str) -> Dataset:
 
 
 def partition_dates(name: str, settings: Settings | None = None) -> list[date]:
-    """The dates of the dataset's staged partitions, oldest first."""
-    query = "SELECT data_date FROM staging_batches WHERE dataset = %s ORDER BY data_date"
+    """The dates of the dataset's staged partitions, oldest first (not those retention dropped)."""
+    query = (
+        "SELECT data_date FROM staging_batches WHERE dataset = %s AND pruned_at IS NULL ORDER BY data_date"
+    )
     with transaction(settings or Settings.from_env(), read_only=True) as conn, conn.cursor() as cur:
         cur.execute(query, (dataset(name).name,))
         return [row[0] for row in cur.fetchall()]

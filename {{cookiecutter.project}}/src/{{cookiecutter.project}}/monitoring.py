@@ -10,6 +10,8 @@
 
 Each writes its rows for the date in one transaction, replacing a rerun's. The
 thresholds, and what a breach does, are the data scientists' (model/monitoring.py).
+Only `track_performance` imports scikit-learn (the data scientists' metrics): checking a
+batch, and registering a version's reference while staging a training window, do not.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from psycopg2 import sql
 
 from . import staging
 from .config import Settings
+from .failures import PermanentFailure
 from .interval import Interval
-from .model import metrics
 from .model import monitoring as policy
 from .model.contract import CONTRACT
 from .model.features import build_features
@@ -39,7 +41,7 @@ LOOKBACK_DAYS = 35  # label partitions searched for scored dates never measured
 _SMALL = 1e-4  # an empty bin's share, so that log(actual / expected) stays finite
 
 
-class BatchUnhealthy(RuntimeError):
+class BatchUnhealthy(PermanentFailure, RuntimeError):
     """The batch breaks a batch-health rule (volume, re-delivery, stuck columns) set to fail the run."""
 
 
@@ -233,6 +235,8 @@ def monitor_drift(settings: Settings, interval: Interval, run_id: str) -> dict:
 def track_performance(settings: Settings, interval: Interval, run_id: str) -> dict:
     """Store the metrics of each scored date whose labels arrived in `interval`, and of any date
     of the last LOOKBACK_DAYS of labels that was scored and never measured (a run that failed)."""
+    from .model import metrics
+
     labels, day = CONTRACT.labels, interval.partition
     labelled = fetch_all(
         settings,
@@ -277,6 +281,8 @@ def _scored_with_labels(settings: Settings, day: date) -> pd.DataFrame:
 
 def _record_performance(settings: Settings, day: date, version: str, rows: pd.DataFrame, run_id: str) -> bool:
     """Store one date's metrics for one version; False when the primary metric breached its floor."""
+    from .model import metrics
+
     try:
         scores = metrics.evaluate(rows["label"].to_numpy(dtype=float), rows["score"].to_numpy(dtype=float))
     except ValueError as exc:  # e.g. one class only among the day's labels: no metric is defined

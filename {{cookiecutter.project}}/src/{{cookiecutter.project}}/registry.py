@@ -19,11 +19,12 @@ import joblib
 
 from . import artifacts
 from .config import PROJECT_ROOT, Settings
+from .failures import PermanentFailure
 from .model import KIND
 from .warehouse import fetch_all, transaction
 
 
-class ModelUnavailable(RuntimeError):
+class ModelUnavailable(PermanentFailure, RuntimeError):
     """No usable model: none registered yet, or its file is missing or corrupt."""
 
 

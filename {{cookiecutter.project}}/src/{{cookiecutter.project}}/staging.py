@@ -20,14 +20,16 @@ import pandas as pd
 from psycopg2 import sql
 
 from .datasets import Column, Dataset
-from .warehouse import iter_frames, read_frame
+from .failures import PermanentFailure
+from .warehouse import read_frame
+from .warehouse.bulk import as_dtypes, stream_frames
 
 MAX_SAMPLES = 5
 PARTITION = {"data_date": "datetime64[us]"}  # the column every staged row carries, in frames
 _TRUE, _FALSE = frozenset({"true", "t", "yes", "y", "1"}), frozenset({"false", "f", "no", "n", "0"})
 
 
-class ExtractError(ValueError):
+class ExtractError(PermanentFailure, ValueError):
     """The source's rows cannot be staged as they are; nothing was written."""
 
 
@@ -125,6 +127,8 @@ def read(conn, query: sql.Composable, params: tuple | dict, dtypes: dict[str, st
     return read_frame(conn, query, params, dtypes={**PARTITION, **dtypes})
 
 
-def chunks(conn, query: sql.Composable, params: tuple | dict, dtypes: dict[str, str], chunk_rows: int):
-    """The same, streamed in frames of at most `chunk_rows` inside the caller's transaction."""
-    return iter_frames(conn, query, params, chunk_rows, dtypes={**PARTITION, **dtypes})
+def stream(conn, query: sql.Composable, params: tuple | dict, dtypes: dict[str, str], chunk_rows: int):
+    """The same, streamed through COPY in frames of `chunk_rows` (warehouse.bulk.stream_frames);
+    `conn` is busy until the iterator ends."""
+    for frame in stream_frames(conn, query, params, chunk_rows, typed=True):
+        yield as_dtypes(frame, {**PARTITION, **dtypes})

@@ -2,8 +2,11 @@
 
 The window is the labels observed in the window's days before the run's interval
 end, joined to the features rows they label. Only features partitions that passed
-validation are used. How long the window is, how many rows it needs and what is
-held out are the data scientists' choices, in `model/window.py`.
+validation are used. Every query names the partitions it reads (the labels by the
+window's dates, the features by the dates those labels point at), so its cost
+follows the window, not the history staged. How long the window is, how many rows
+it needs and what is held out are the data scientists' choices, in `model/window.py`.
+scikit-learn is imported by `train` and `promote` only: staging the window does not need it.
 """
 
 from __future__ import annotations
@@ -18,16 +21,16 @@ from psycopg2 import sql
 from . import model, monitoring, registry, staging
 from .config import Settings
 from .extraction import extract
+from .failures import PermanentFailure
 from .interval import Interval
-from .model import estimator as estimator_module
-from .model import metrics, window
+from .model import window
 from .model.contract import CONTRACT
 from .model.features import build_features
 from .validation import ValidationFailed, validate
 from .warehouse import transaction
 
 
-class NotEnoughData(RuntimeError):
+class NotEnoughData(PermanentFailure, RuntimeError):
     """The window holds too few validated, labelled rows to train on."""
 
 
@@ -45,15 +48,8 @@ def stage_window(settings: Settings, interval: Interval, run_id: str) -> dict:
     start, end = window_of(settings, interval)
     for offset in range((end - start).days):
         extract(settings, CONTRACT.labels, Interval.day(start + timedelta(days=offset)), run_id)
-    query = sql.SQL(
-        """SELECT DISTINCT l.{labelled} FROM {labels} l
-           LEFT JOIN partition_status p ON p.dataset = %s AND p.data_date = l.{labelled}
-           WHERE l.data_date >= %s AND l.data_date < %s AND p.success IS NOT TRUE
-           ORDER BY 1"""
-    ).format(labelled=sql.Identifier(CONTRACT.labelled_date), labels=sql.Identifier(CONTRACT.labels.table))
-    with transaction(settings) as conn, conn.cursor() as cur:
-        cur.execute(query, (CONTRACT.features.name, start, end))
-        pending = [row[0] for row in cur.fetchall() if row[0] is not None]
+    with transaction(settings) as conn:
+        pending = [day for day, validated in labelled_days(conn, start, end).items() if not validated]
     rejected = []
     for day in pending:
         extract(settings, CONTRACT.features, Interval.day(day), run_id)
@@ -64,25 +60,45 @@ def stage_window(settings: Settings, interval: Interval, run_id: str) -> dict:
     return {"start": start.isoformat(), "end": end.isoformat(), "staged": len(pending), "rejected": rejected}
 
 
+def labelled_days(conn, start: date, end: date) -> dict[date, bool]:
+    """The features partitions that the labels observed in [start, end) point at, each with
+    whether it passed validation since it was last extracted."""
+    query = sql.SQL(
+        """SELECT DISTINCT l.{labelled}, p.success IS TRUE FROM {labels} l
+           LEFT JOIN partition_status p ON p.dataset = %s AND p.data_date = l.{labelled}
+           WHERE l.data_date >= %s AND l.data_date < %s AND l.{labelled} IS NOT NULL
+           ORDER BY 1"""
+    ).format(labelled=sql.Identifier(CONTRACT.labelled_date), labels=sql.Identifier(CONTRACT.labels.table))
+    with conn.cursor() as cur:
+        cur.execute(query, (CONTRACT.features.name, start, end))
+        return dict(cur.fetchall())
+
+
 def load_window(settings: Settings, start: date, end: date) -> pd.DataFrame:
     """The labels observed in [start, end), each joined to the validated features row it labels."""
     features, labels = CONTRACT.features, CONTRACT.labels
+    dtypes = {**features.dtypes, CONTRACT.label: labels.column(CONTRACT.label).kind.pandas}
+    with transaction(settings, read_only=True) as conn:
+        validated = [day for day, ok in labelled_days(conn, start, end).items() if ok]
+        return staging.read(conn, *window_query(start, end, validated), dtypes)
+
+
+def window_query(start: date, end: date, days: list[date]) -> tuple[sql.Composed, tuple]:
+    """The labels observed in [start, end) joined to their features rows in the partitions of `days`:
+    both tables are read by their partition key, so only those partitions are scanned."""
     query = sql.SQL(
         """SELECT f.*, l.{label} FROM {labels} l
-           JOIN partition_status p ON p.dataset = %s AND p.data_date = l.{labelled} AND p.success
            JOIN {features} f ON f.data_date = l.{labelled} AND f.{key} = l.{key}
-           WHERE l.data_date >= %s AND l.data_date < %s
+           WHERE l.data_date >= %s AND l.data_date < %s AND f.data_date = ANY(%s::date[])
            ORDER BY f.data_date, f.{key}"""
     ).format(
         label=sql.Identifier(CONTRACT.label),
-        labels=sql.Identifier(labels.table),
+        labels=sql.Identifier(CONTRACT.labels.table),
         labelled=sql.Identifier(CONTRACT.labelled_date),
-        features=sql.Identifier(features.table),
+        features=sql.Identifier(CONTRACT.features.table),
         key=sql.Identifier(CONTRACT.key),
     )
-    dtypes = {**features.dtypes, CONTRACT.label: labels.column(CONTRACT.label).kind.pandas}
-    with transaction(settings, read_only=True) as conn:
-        return staging.read(conn, query, (features.name, start, end), dtypes)
+    return query, (start, end, days)
 
 
 def held_out_days(days: int) -> int:
@@ -109,6 +125,9 @@ def fit_estimator(X: pd.DataFrame, y: np.ndarray) -> tuple:
     SEARCH_SPACE, the best of a successive-halving random search over it, with time-ordered
     splits (rows come ordered by date) scored by the primary metric. Returns (estimator,
     what the search tried, or None)."""
+    from .model import estimator as estimator_module
+    from .model import metrics
+
     if not estimator_module.SEARCH_SPACE:
         return estimator_module.build_estimator().fit(X, y), None
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (the API is experimental)
@@ -150,6 +169,8 @@ def _plain(value):
 
 def train(settings: Settings, interval: Interval, run_id: str) -> dict:
     """Fit and register a candidate; evaluate it and the champion on the same holdout."""
+    from .model import metrics
+
     start, end = window_of(settings, interval)
     data = load_window(settings, start, end)
     if len(data) < window.MIN_ROWS:
@@ -183,6 +204,8 @@ def promote(settings: Settings, trained: dict, run_id: str, approval: dict | Non
     `approval` is the human-in-the-loop task's answer (chosen_options, responded_by_user), when
     the retrain DAG asks for one (PROMOTION_APPROVAL): a rejection is recorded as such.
     """
+    from .model import metrics
+
     if trained["champion"] == trained["version"]:  # a rerun that retrained the same model
         return {"version": trained["version"], "promoted": False, "reason": "already the champion"}
     ok, reason = metrics.gate(trained["metrics"], trained["champion_metrics"])

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..config import SOURCE_KIND, Settings
 from ..datasets import Dataset
+from ..failures import PermanentFailure
 from ..interval import Interval
 
 
@@ -21,7 +22,7 @@ class SourceError(RuntimeError):
     """The source could not be read or parsed; nothing was staged."""
 
 
-class UnreadableFile(SourceError):
+class UnreadableFile(PermanentFailure, SourceError):
     """A file's content cannot be parsed: retrying reads the same bytes, so it fails at once."""
 
 

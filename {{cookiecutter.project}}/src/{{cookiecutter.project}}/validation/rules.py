@@ -10,7 +10,8 @@ from __future__ import annotations
 from ..datasets import Dataset
 
 
-def base_rules(dataset: Dataset, key: str) -> list:
+def base_rules(dataset: Dataset, key: str, sql: bool = False) -> list:
+    """The rules, with types as pandas names them (a frame), or `sql`: as PostgreSQL does (a query)."""
     import great_expectations.expectations as gxe
 
     rules = [
@@ -19,7 +20,8 @@ def base_rules(dataset: Dataset, key: str) -> list:
         gxe.ExpectTableRowCountToBeBetween(min_value=1),
     ]
     for column in dataset.columns:
-        rules.append(gxe.ExpectColumnValuesToBeOfType(column=column.name, type_=column.kind.gx))
+        type_ = column.type if sql else column.kind.gx
+        rules.append(gxe.ExpectColumnValuesToBeOfType(column=column.name, type_=type_))
         if not column.nullable:
             rules.append(gxe.ExpectColumnValuesToNotBeNull(column=column.name))
     # One row per entity per partition: a repeated key would be scored twice.

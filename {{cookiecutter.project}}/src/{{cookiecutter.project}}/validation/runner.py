@@ -1,6 +1,9 @@
-"""Validate a pandas DataFrame with Great Expectations (GX 1.x) and render its report.
+"""Validate data with Great Expectations (GX 1.x) and render its report.
 
-Used by the gate (gate.py), which records the result and enforces it.
+`validate_query` validates the rows of a SQL query where they are, with GX's SQL
+execution engine: the gate (gate.py) runs it on a staged partition, which then
+never has to fit in memory. `validate_frame` validates a pandas DataFrame (a
+notebook's, a test's). Both give a SuiteResult and one HTML page.
 
 Every call builds its own in-memory GX context: nothing is shared between
 calls, nothing is written outside ``reports_dir`` (no temp folders), and GX's
@@ -22,6 +25,9 @@ import html
 import logging
 import math
 import re
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,23 +84,53 @@ def validate_frame(
     comes back as failures. Programming errors raise (no expectations, an
     invalid expectation, ``df`` not being a DataFrame).
     """
-    quiet_gx_logging()
-    import great_expectations as gx
-    from great_expectations.data_context import set_context
+    with _context(expectations, reports_dir) as context:
+        batch_definition = (
+            context.data_sources.add_pandas(name="runtime")
+            .add_dataframe_asset(name=suite_name)
+            .add_batch_definition_whole_dataframe(name="whole_frame")
+        )
+        columns = {str(c): str(t) for c, t in df.dtypes.items()}
+        return _validate(
+            context, batch_definition, {"dataframe": df}, expectations, suite_name, run_name, columns
+        )
 
-    if not expectations:
-        raise ValueError("expectations is empty: nothing to validate")
-    docs_dir = Path(reports_dir).resolve() / DATA_DOCS_SUBDIR
 
-    # get_context() also makes the new context GX's process-wide "current" one.
-    # Restoring the previous one leaves no global state behind and lets our
-    # context (and the DataFrame it references) be freed right away.
-    previous = _current_gx_context()
-    try:
-        context = gx.get_context(mode="ephemeral", project_config=_context_config(docs_dir))
-        return _validate(context, df, expectations, suite_name, run_name)
-    finally:
-        set_context(previous)
+def validate_query(
+    connect: Callable[[], Any],
+    query: str,
+    columns: dict[str, str],
+    expectations: list,
+    *,
+    suite_name: str,
+    run_name: str,
+    reports_dir: Path,
+) -> SuiteResult:
+    """Validate the rows of ``query`` in the database, through GX's SQL execution engine.
+
+    ``connect`` opens a psycopg2 connection (the warehouse's, with its schema);
+    ``columns`` are the query's columns and their PostgreSQL types, for messages.
+    GX copies the rows into a temporary table first, so that it reads the column
+    types there and every expectation sees the same rows; the database computes
+    each metric, so memory does not grow with the row count. The connections are
+    closed before returning, which drops the table and every lock.
+    """
+    with _context(expectations, reports_dir) as context, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "a PostgresDatasource may be more appropriate": it wants a URL
+        source = context.data_sources.add_sql(
+            name="warehouse",
+            connection_string="postgresql+psycopg2://",
+            create_temp_table=True,
+            kwargs={"creator": connect},
+        )
+        try:
+            batch_definition = source.add_query_asset(
+                name=suite_name, query=query
+            ).add_batch_definition_whole_table(name="whole_table")
+            return _validate(context, batch_definition, {}, expectations, suite_name, run_name, columns)
+        finally:
+            source.get_execution_engine().close()
+            source.get_engine().dispose()
 
 
 def describe(result: SuiteResult) -> str:
@@ -121,15 +157,38 @@ def describe(result: SuiteResult) -> str:
 # --------------------------------------------------------------------------- validation
 
 
-def _validate(context, df, expectations: list, suite_name: str, run_name: str) -> SuiteResult:
+@contextmanager
+def _context(expectations: list, reports_dir: Path) -> Iterator:
+    """A new in-memory GX context with its Data Docs site under ``reports_dir``."""
+    quiet_gx_logging()
+    import great_expectations as gx
+    from great_expectations.data_context import set_context
+
+    if not expectations:
+        raise ValueError("expectations is empty: nothing to validate")
+    docs_dir = Path(reports_dir).resolve() / DATA_DOCS_SUBDIR
+    # get_context() also makes the new context GX's process-wide "current" one.
+    # Restoring the previous one leaves no global state behind and lets our
+    # context (and the data it references) be freed right away.
+    previous = _current_gx_context()
+    try:
+        yield gx.get_context(mode="ephemeral", project_config=_context_config(docs_dir))
+    finally:
+        set_context(previous)
+
+
+def _validate(
+    context,
+    batch_definition,
+    batch_parameters: dict,
+    expectations: list,
+    suite_name: str,
+    run_name: str,
+    columns: dict[str, str],
+) -> SuiteResult:
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    batch_definition = (
-        context.data_sources.add_pandas(name="runtime")
-        .add_dataframe_asset(name=suite_name)
-        .add_batch_definition_whole_dataframe(name="whole_frame")
-    )
     # Copies: GX binds an expectation object to the first suite it joins, and the
     # caller may pass the same objects again (copy.copy is GX's supported way).
     suite = context.suites.add(
@@ -144,7 +203,7 @@ def _validate(context, df, expectations: list, suite_name: str, run_name: str) -
 
     run_id = RunIdentifier(run_name=_safe_run_name(run_name), run_time=_dt.datetime.now(_dt.UTC))
     result = validation.run(
-        batch_parameters={"dataframe": df},
+        batch_parameters=batch_parameters,
         # SUMMARY: counts plus a few unexpected values, without collecting every
         # unexpected row (COMPLETE) -- cheap even on millions of rows.
         result_format={"result_format": "SUMMARY", "partial_unexpected_count": _PARTIAL_UNEXPECTED_COUNT},
@@ -157,8 +216,7 @@ def _validate(context, df, expectations: list, suite_name: str, run_name: str) -
         (r for r in result.results if not r.success),
         key=lambda r: position.get(r.expectation_config.id, len(position)),
     )
-    dtypes = {str(c): str(t) for c, t in df.dtypes.items()}
-    failures = [_to_failure(r, dtypes) for r in failed]
+    failures = [_to_failure(r, columns) for r in failed]
 
     report_path = _render_run_page(context, result, run_id)
     if report_path is not None and failures:
@@ -307,7 +365,7 @@ def _add_failure_summary(page: Path, failures: list[Failure]) -> None:
 # --------------------------------------------------------------------------- result -> Failure
 
 
-def _to_failure(r, dtypes: dict[str, str]) -> Failure:
+def _to_failure(r, columns: dict[str, str]) -> Failure:
     config = r.expectation_config
     kwargs = {k: _jsonable(v) for k, v in config.kwargs.items() if k != "batch_id"}
     column = kwargs.get("column") if isinstance(kwargs.get("column"), str) else None
@@ -318,18 +376,18 @@ def _to_failure(r, dtypes: dict[str, str]) -> Failure:
         kwargs=kwargs,
         unexpected_count=_int_or_none(res.get("unexpected_count")),
         sample_values=_samples(res),
-        message=_message(config.type, kwargs, res, r.exception_info, dtypes),
+        message=_message(config.type, kwargs, res, r.exception_info, columns),
     )
 
 
-def _message(etype: str, kwargs: dict, res: dict, exception_info: Any, dtypes: dict[str, str]) -> str:
+def _message(etype: str, kwargs: dict, res: dict, exception_info: Any, columns: dict[str, str]) -> str:
     named = [
         kwargs.get("column"),
         kwargs.get("column_A"),
         kwargs.get("column_B"),
         *(kwargs.get("column_list") or []),
     ]
-    missing = [c for c in named if isinstance(c, str) and c not in dtypes]
+    missing = [c for c in named if isinstance(c, str) and c not in columns]
     if missing:
         return "column not in the data: " + ", ".join(repr(c) for c in missing)
     if _raised(exception_info):
@@ -342,18 +400,18 @@ def _message(etype: str, kwargs: dict, res: dict, exception_info: Any, dtypes: d
         if mismatched.get("unexpected"):
             parts.append(f"unexpected columns {sorted(mismatched['unexpected'])}")
         return "; ".join(parts) or "columns differ"
-    column_dtype = dtypes.get(kwargs.get("column")) if etype in _TYPE_EXPECTATIONS else None
+    column_type = columns.get(kwargs.get("column")) if etype in _TYPE_EXPECTATIONS else None
     if res.get("unexpected_count") is not None:
         msg = f"{res['unexpected_count']} of {res.get('element_count', '?')} values unexpected"
         pct = res.get("unexpected_percent")
         if isinstance(pct, (int, float)) and math.isfinite(pct):
             msg += f" ({pct:.3g}%)"
-        if column_dtype:
-            msg += f"; column dtype is {column_dtype}"
+        if column_type:
+            msg += f"; column type is {column_type}"
         return msg
-    if column_dtype:
+    if column_type:
         expected = kwargs.get("type_") or kwargs.get("type_list")
-        return f"column dtype is {column_dtype}, expected {expected}"
+        return f"column type is {column_type}, expected {expected}"
     if "observed_value" in res:
         return f"observed {_short(_jsonable(res['observed_value']))}"
     return "failed"

@@ -1,6 +1,6 @@
 """The PostgreSQL warehouse: connections, migrations and the COPY writer."""
 
-from .bulk import copy_frame, iter_frames, read_frame
+from .bulk import copy_frame, read_frame
 from .connection import WarehouseUnavailable, connect, fetch_all, transaction, warehouse_url
 from .migrate import migrate
 
@@ -9,7 +9,6 @@ __all__ = [
     "connect",
     "copy_frame",
     "fetch_all",
-    "iter_frames",
     "migrate",
     "read_frame",
     "transaction",

@@ -55,13 +55,17 @@ _DEPENDENT_VIEWS = """
     JOIN pg_class v ON v.oid = r.ev_class
     WHERE d.refobjid = 'predictions'::regclass AND v.relname <> 'predictions'
     ORDER BY v.oid"""
+_PARTITIONS = (
+    "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relispartition"
+)
 
 
 def contract_metadata(contract: Contract = CONTRACT) -> MetaData:
     """The part of the warehouse the contract decides, as SQLAlchemy tables.
 
     Staging columns are all nullable: nulls and duplicates are for the validation
-    gate to report with sample values, not for the loader to crash on.
+    gate to report with sample values, not for the loader to crash on. Each table is
+    partitioned by date (warehouse/partitions.py), so needs no index on it.
     """
     metadata = MetaData()
     for dataset in contract.datasets.values():
@@ -70,7 +74,7 @@ def contract_metadata(contract: Contract = CONTRACT) -> MetaData:
             metadata,
             Column("data_date", Date, nullable=False),
             *(Column(c.name, SQL_TYPES[c.type]()) for c in dataset.columns),
-            Index(f"{dataset.table}_data_date_idx", "data_date"),
+            postgresql_partition_by="LIST (data_date)",
         )
     labels = metadata.tables[contract.labels.table]  # training joins labels to features on it
     Index(f"{labels.name}_{contract.labelled_date}_idx", labels.c[contract.labelled_date])
@@ -79,12 +83,18 @@ def contract_metadata(contract: Contract = CONTRACT) -> MetaData:
     return metadata
 
 
-def include_object(obj, name: str, type_: str, reflected: bool, compare_to) -> bool:
-    """Compare only what the contract decides: staging tables, and predictions' key column."""
-    table = name if type_ == "table" else obj.table.name
-    if table == "predictions":
-        return type_ == "table" or (type_ == "column" and name == "entity_id")
-    return table.startswith("staging_") and table not in CORE_TABLES
+def including(connection):
+    """An include_object hook comparing only what the contract decides: the staging tables
+    (not their partitions, one a date), and predictions' key column."""
+    partitions = set(connection.exec_driver_sql(_PARTITIONS).scalars())
+
+    def include_object(obj, name: str, type_: str, reflected: bool, compare_to) -> bool:
+        table = name if type_ == "table" else obj.table.name
+        if table == "predictions":
+            return type_ == "table" or (type_ == "column" and name == "entity_id")
+        return table.startswith("staging_") and table not in CORE_TABLES and table not in partitions
+
+    return include_object
 
 
 def differences(settings: Settings, contract: Contract = CONTRACT) -> list:
@@ -94,7 +104,7 @@ def differences(settings: Settings, contract: Contract = CONTRACT) -> list:
 
     with alembic_config(settings) as cfg:
         conn = cfg.attributes["connection"]
-        context = MigrationContext.configure(conn, opts={"include_object": include_object})
+        context = MigrationContext.configure(conn, opts={"include_object": including(conn)})
         return compare_metadata(context, contract_metadata(contract))
 
 
@@ -144,7 +154,7 @@ def generate(
             numbers = [int(r.revision) for r in ScriptDirectory.from_config(cfg).walk_revisions()]
             cfg.attributes.update(
                 target_metadata=contract_metadata(contract),
-                include_object=include_object,
+                include_object=including(cfg.attributes["connection"]),
                 process_revision_directives=keep_dependent_views(cfg.attributes["connection"]),
             )
             script = command.revision(cfg, message, autogenerate=True, rev_id=f"{max(numbers) + 1:04d}")

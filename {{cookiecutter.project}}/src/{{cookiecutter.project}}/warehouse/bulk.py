@@ -1,15 +1,20 @@
 """Bulk reads and writes with COPY, the fastest path psycopg2 has in and out of PostgreSQL.
 
-Frames are serialised with pyarrow's CSV writer, several times faster than
-`DataFrame.to_csv`, which was the bottleneck of the COPY path when measured.
+`copy_frame` serialises a frame with pyarrow's CSV writer, several times faster than
+`DataFrame.to_csv`, which was the bottleneck of the COPY path when measured; it
+takes any frame the sources give. `copy_frames` streams frames of the contract's
+types in binary COPY format (pgbinary.py) through one COPY, sent from a thread
+while the caller makes the next frame.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import chain
 
 import pandas as pd
 import pyarrow as pa
@@ -17,10 +22,15 @@ import pyarrow.csv as pacsv
 from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 
+from . import pgbinary
+
 # stream_frames: source columns of these PostgreSQL types (int2/4/8, float4/8) are
 # parsed by pyarrow; any other type arrives as the text PostgreSQL prints, for the
-# caller to cast (and reject, naming the column, if it cannot).
+# caller to cast (and reject, naming the column, if it cannot). With typed=True
+# (staged data, in the contract's types) booleans, dates and UTC times are parsed too.
 _ARROW_TYPES = {21: pa.int64(), 23: pa.int64(), 20: pa.int64(), 700: pa.float64(), 701: pa.float64()}
+_TYPED = {**_ARROW_TYPES, 16: pa.bool_(), 1082: pa.date32(), 1184: pa.timestamp("us", tz="UTC")}
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 _PIPE_BYTES = 1 << 20  # COPY output buffered between the copying thread and the parser
 _BLOCK_BYTES = 1 << 20  # parsed at a time: ~25k rows of six columns
 
@@ -38,6 +48,99 @@ def copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> int:
     with conn.cursor() as cur:
         cur.copy_expert(statement.as_string(conn), buf)
     return len(frame)
+
+
+def copy_frames(conn: Connection, table: str, frames: Iterable[pd.DataFrame], depth: int = 2) -> int:
+    """Append every frame to `table` through one binary COPY in the caller's transaction; returns
+    the rows written.
+
+    A thread sends frame k, and the server stores it, while this one makes and
+    encodes frame k+1; at most `depth` encoded frames wait between them, so memory
+    does not grow with the row count. Frames have the columns of the first, in the
+    contract's dtypes; `conn` must not be used elsewhere meanwhile. An error on
+    either side ends the COPY, and the transaction is then failed.
+    """
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        return 0
+    columns = [str(c) for c in first.columns]
+    types = column_types(conn, table, columns)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    feed = _Feed(depth)
+    sender = threading.Thread(target=feed.send, args=(conn, statement.as_string(conn)), name="copy-in")
+    sender.start()
+    rows = 0
+    try:
+        feed.put(pgbinary.HEADER)
+        for frame in chain([first], frames):
+            if len(frame):
+                feed.put(pgbinary.rows(frame[columns], types))
+                rows += len(frame)
+        feed.put(pgbinary.TRAILER)
+        feed.put(b"")  # end of data
+    except BaseException as exc:
+        feed.abort(exc)
+        raise
+    finally:
+        sender.join()
+    if feed.failure:
+        raise feed.failure
+    return rows
+
+
+class _Feed:
+    """The file copy_expert reads from: encoded frames handed over by the producing thread."""
+
+    def __init__(self, depth: int):
+        self.chunks: queue.Queue = queue.Queue(maxsize=depth)
+        self.failure: BaseException | None = None
+        self.done = threading.Event()
+
+    def send(self, conn: Connection, statement: str) -> None:
+        try:
+            with conn.cursor() as cur:
+                cur.copy_expert(statement, self, size=1 << 20)
+        except BaseException as exc:  # raised to the producer by put(), or after join
+            self.failure = exc
+        finally:
+            self.done.set()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.chunks.get()
+        if isinstance(chunk, BaseException):
+            raise chunk  # psycopg2 ends the COPY with an error; the server rolls it back
+        return chunk
+
+    def put(self, chunk) -> None:
+        while not self.done.is_set():
+            try:
+                self.chunks.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise self.failure or RuntimeError("the COPY ended before all rows were sent")
+
+    def abort(self, exc: BaseException) -> None:
+        """End the COPY with an error, so that the producer's own exception is the one raised."""
+        try:
+            self.put(RuntimeError(f"not sent: {type(exc).__name__}: {exc}"))
+        except BaseException:  # the COPY had already ended: nothing left to stop
+            return
+
+
+def column_types(conn: Connection, table: str, columns: list[str]) -> list[str]:
+    """The PostgreSQL types of `table`'s `columns`, named as the data contract names them."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+               WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped""",
+            (sql.Identifier(table).as_string(conn),),
+        )
+        types = dict(cur.fetchall())
+    return [types[c] for c in columns]
 
 
 _NULL = "\\N"  # COPY's usual NULL marker; a text value of exactly \N would read back as NULL
@@ -72,39 +175,22 @@ def as_dtypes(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
         if name in frame.columns:
             if _is_datetime(dtype):
                 frame[name] = pd.to_datetime(frame[name], utc="UTC" in dtype).astype(dtype)
+            elif dtype == "boolean" and frame[name].dtype.kind != "b":  # COPY's text: t and f
+                frame[name] = frame[name].map(_BOOLEANS.get, na_action="ignore").astype(dtype)
             elif str(frame[name].dtype) != dtype:
                 frame[name] = frame[name].astype(dtype)
     return frame
+
+
+_BOOLEANS = {"t": True, "f": False, True: True, False: False}
 
 
 def _is_datetime(dtype: str) -> bool:
     return dtype.startswith("datetime64")
 
 
-def iter_frames(
-    conn: Connection,
-    query: sql.Composable,
-    params: tuple | dict,
-    chunk_rows: int,
-    dtypes: dict[str, str] | None = None,
-) -> Iterator[pd.DataFrame]:
-    """Stream a SELECT in frames of at most `chunk_rows`, through a server-side cursor.
-
-    Always yields at least one frame (empty if there are no rows) so the caller
-    learns the column names. Columns named in `dtypes` get those pandas dtypes.
-    """
-    with conn.cursor(name="stream") as cur:
-        cur.itersize = chunk_rows
-        cur.execute(query, params)
-        rows = cur.fetchmany(chunk_rows)
-        columns = [d.name for d in cur.description]
-        yield as_dtypes(pd.DataFrame.from_records(rows, columns=columns), dtypes or {})
-        while rows := cur.fetchmany(chunk_rows):
-            yield as_dtypes(pd.DataFrame.from_records(rows, columns=columns), dtypes or {})
-
-
 def stream_frames(
-    conn: Connection, query: sql.Composable, params: tuple | dict, chunk_rows: int
+    conn: Connection, query: sql.Composable, params: tuple | dict, chunk_rows: int, typed: bool = False
 ) -> Iterator[pd.DataFrame]:
     """Stream a SELECT in frames of exactly `chunk_rows` (the last one smaller), through COPY.
 
@@ -113,7 +199,8 @@ def stream_frames(
     into a pipe and pyarrow's streaming CSV reader parses it here, so memory holds
     one frame plus a few MB of buffers whatever the row count. Integer columns come
     as Int64 (NULLs do not turn them into floats), float columns as float64, all
-    others as strings. `conn` is busy until the iterator ends; closing it early
+    others as strings; `typed`: booleans as boolean, dates and UTC times as
+    datetime64, parsed by pyarrow too. `conn` is busy until the iterator ends; closing it early
     cancels the COPY. Yields at least one frame, empty if there are no rows, so the
     caller learns the column names. Parameters are bound by psycopg2 (mogrify).
     """
@@ -124,7 +211,7 @@ def stream_frames(
         described = cur.description
     names = [d.name for d in described]
     keys = [f"c{i}" for i in range(len(names))]  # positional: a query may repeat a name
-    types = [_ARROW_TYPES.get(d.type_code, pa.string()) for d in described]
+    types = [(_TYPED if typed else _ARROW_TYPES).get(d.type_code, pa.string()) for d in described]
     schema = pa.schema(list(zip(keys, types, strict=True)))
     read_fd, write_fd = os.pipe()
     failure: list[BaseException] = []
@@ -137,7 +224,7 @@ def stream_frames(
             failure.append(exc)
 
     def frame(table: pa.Table) -> pd.DataFrame:
-        out = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        out = table.to_pandas(types_mapper=_PANDAS_TYPES.get, date_as_object=False)
         out.columns = names
         return out
 
@@ -165,11 +252,16 @@ def stream_frames(
             reader = pacsv.open_csv(
                 source,
                 read_options=pacsv.ReadOptions(column_names=keys, use_threads=False, block_size=_BLOCK_BYTES),
+                # A quoted value may hold a newline: without this, one that straddles two blocks
+                # is split into two rows, failing the parse.
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
                     column_types=schema,
                     null_values=[""],
                     strings_can_be_null=True,
                     quoted_strings_can_be_null=False,  # COPY's CSV: "" is an empty string, empty is NULL
+                    true_values=["t"],
+                    false_values=["f"],
                 ),
             )
             pending, count, yielded = [], 0, False

@@ -1,13 +1,13 @@
 """Monitoring: the champion's training reference, drift, batch health, performance; reports.
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0005
 """
 
 from alembic import op
 
 revision = "0010"
-down_revision = "0004"
+down_revision = "0005"
 
 
 def upgrade(schema: str) -> None:
