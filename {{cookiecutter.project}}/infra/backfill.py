@@ -18,7 +18,12 @@ from collections import Counter
 from datetime import date, datetime
 
 from {{ cookiecutter.project }}.config import Settings
-from {{ cookiecutter.project }}.local_airflow import ADMIN, admin_password, airflow_home, running_server
+from {{ cookiecutter.project }}.local_airflow import (
+    ADMIN,
+    admin_password,
+    airflow_home,
+    running_server,
+)
 
 from .airflow_api import AirflowAPI
 from .airflow_server import COMPONENTS
