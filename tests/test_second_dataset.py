@@ -7,8 +7,8 @@ days, dates in 2011), `make migration` writes the staging tables for it, the dat
 lands in the drop folder, and the retrain and daily DAGs run through Airflow
 (`make run`). Predictions must land for every scored date, the project's own lint
 and tests must pass unchanged (all but the two heavy scenarios that do not depend on
-the data), and no file outside `model/` may differ from the
-fresh render but the migration the command wrote.
+the data), and no file outside `model/` may differ from the fresh render but the
+migration the command wrote.
 """
 
 from __future__ import annotations
