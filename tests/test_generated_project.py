@@ -4,9 +4,9 @@ This is the slow part of the template suite: each case builds the project's own
 venv from its constraints.txt (seconds with a warm uv cache) and runs its unit,
 DAG-integrity and end-to-end tests on an embedded PostgreSQL through Airflow.
 Together the cases cover every source adapter, both model kinds and both executors.
-The production-topology tests (marked prod_local, a few minutes each) run once per
-executor, and the restart test once: with Celery, where it kills a worker too. The
-`make airflow` + `make backfill` scenario (marked airflow_server, minutes) runs once.
+The heavy scenarios run once each: the production topology (marked prod_local, with
+its restart test) with Celery, where it kills a worker too, and `make airflow` +
+`make backfill` (marked airflow_server) with the LocalExecutor.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ BUILD = TEMPLATE_DIR / "build" / "test"
 PROJECT_CHECKS = [  # (answers, which of the project's tests: pytest -m)
     pytest.param(
         {"project_name": "Fraud Alerts"},
-        "not restart",
+        "not prod_local",
         id="fraud_alerts-classification-postgres-local",
     ),
     pytest.param(  # a name that sorts before "boto3": imports are ordered differently

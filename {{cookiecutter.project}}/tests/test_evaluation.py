@@ -23,6 +23,7 @@ def test_a_trivial_estimator_fails_naming_metric_baseline_and_tolerance(monkeypa
         DummyClassifier(strategy="prior") if KIND == "classification" else DummyRegressor(strategy="mean")
     )
     monkeypatch.setattr(estimator, "build_estimator", lambda: trivial)
+    monkeypatch.setattr(estimator, "SEARCH_SPACE", {})  # nothing to tune
     assert evaluation.main([]) == 1
     out = capsys.readouterr().out
     baseline = json.loads(evaluation.BASELINE.read_text())[metrics.PRIMARY]

@@ -175,13 +175,15 @@ def test_estimator_scores_one_finite_value_per_row(fitted):
         assert ((scores >= 0) & (scores <= 1)).all()
 
 
-def test_evaluate_reports_the_primary_metric_good_enough_to_promote(fitted):
+def test_evaluate_reports_the_primary_metric_good_enough_to_promote_and_each_tolerated_one(fitted):
     estimator, holdout = fitted
     y = holdout[CONTRACT.label].to_numpy(dtype=float)
     scores = metrics.evaluate(y, model.predict(estimator, build_features(holdout)))
     assert isinstance(scores[metrics.PRIMARY], float) and np.isfinite(scores[metrics.PRIMARY])
     assert scores[metrics.PRIMARY] >= metrics.MINIMUM, "the demo model would never be promoted"
     json.dumps(scores, allow_nan=False)  # stored as jsonb
+    # `make evaluate` holds each metric named in TOLERANCE to its baseline.
+    assert metrics.TOLERANCE and set(metrics.TOLERANCE) <= set(scores), metrics.TOLERANCE
 
 
 def numbers_in(text: str) -> list[float]:

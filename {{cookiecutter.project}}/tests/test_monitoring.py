@@ -136,7 +136,7 @@ def test_each_scored_date_has_drift_rows_against_its_versions_reference(scored, 
     assert features_used > 0
 
 
-def test_a_shifted_feature_is_a_drift_breach(scored):
+def test_a_shifted_feature_is_a_drift_breach_unless_exempt(scored, monkeypatch):
     settings, days, _ = scored
     from {{ cookiecutter.project }}.scoring import predict
     from {{ cookiecutter.project }}.validation import validate
@@ -161,6 +161,10 @@ def test_a_shifted_feature_is_a_drift_breach(scored):
         ][0]
         >= 1
     )
+    monkeypatch.setattr(policy, "DRIFT_EXEMPT", result["breached"])
+    assert monitoring.monitor_drift(settings, Interval.day(day), "shifted")["breached"] == []
+    recorded = "SELECT bool_or(breached), count(*) > 0 FROM feature_drift WHERE data_date = %s"
+    assert fetch_all(settings, recorded, (day,)) == [(False, True)]  # still measured, not breached
 
 
 def test_performance_is_stored_once_the_labels_arrive(scored):

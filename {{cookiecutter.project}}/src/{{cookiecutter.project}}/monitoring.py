@@ -215,7 +215,9 @@ def monitor_drift(settings: Settings, interval: Interval, run_id: str) -> dict:
     drift = {
         feature: psi(expected, shares(kind, bins, X[feature])) for feature, kind, bins, expected in entries
     }
-    breached = sorted(f for f, value in drift.items() if value > policy.PSI_BREACH)
+    breached = sorted(
+        f for f, value in drift.items() if value > policy.PSI_BREACH and f not in policy.DRIFT_EXEMPT
+    )
     with transaction(settings) as conn, conn.cursor() as cur:
         cur.execute("DELETE FROM feature_drift WHERE data_date = %s", (day,))
         for feature, value in drift.items():

@@ -15,4 +15,7 @@ CONSTANT_COLUMNS: list[str] = []
 # Drift and performance, after scoring: a breach requests a retrain ("retrain") or is only recorded ("log").
 ON_MODEL_BREACH = "retrain"
 PSI_BREACH = 0.25  # a model input whose population stability index exceeds this has drifted
+# Model inputs whose one-day distribution differs from the training window's by nature (the
+# weather of one day against a month's): their PSI is recorded, and never breaches.
+DRIFT_EXEMPT: list[str] = []
 PERFORMANCE_FLOOR = None  # the primary metric on labelled dates below this breaches; None: the gate's MINIMUM
