@@ -266,19 +266,19 @@ def warehouse_state(sql) -> dict:
     }
 
 
-def as_text(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """`frame` with `column` published as text, so that a PostgreSQL source table's column is
+def as_text(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """`frame` with `columns` published as text, so that a PostgreSQL source table's columns are
     text and a later batch can hold a value that is not a number; in a CSV file every value
     is text anyway."""
-    return frame.astype({column: "string"})
+    return frame.astype(dict.fromkeys(columns, "string"))
 
 
 @pytest.fixture
 def staged_days(settings, sql) -> dict:
-    """EARLIER and DAY extracted from 20 clean rows each, a numeric column published as text;
+    """EARLIER and DAY extracted from 20 clean rows each, the numeric columns published as text;
     the warehouse state."""
-    column = column_of("Int64", "Float64")
+    numbers = plain_columns("Int64", "Float64")
     for day in (EARLIER, DAY):
-        publish(settings, day, as_text(features(day, entities=20), column))
+        publish(settings, day, as_text(features(day, entities=20), *numbers))
         assert extract(settings, FEATURES, Interval.day(day), "good") == 20
     return warehouse_state(sql)
