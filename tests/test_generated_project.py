@@ -39,8 +39,13 @@ PROJECT_CHECKS = [  # (answers, which of the project's tests: pytest -m)
         "not airflow_server",
         id="ads_bidding-regression-files-celery",
     ),
-    pytest.param(
-        {"model_kind": "classification", "source_kind": "s3"},
+    pytest.param(  # free-text answers that once broke a project (issue 12)
+        {
+            "model_kind": "classification",
+            "source_kind": "s3",
+            "description": "Rocket 🚀 forecasts",
+            "author_name": "Data Platform and Machine Learning Team",
+        },
         "not prod_local and not airflow_server",
         id="classification-s3-local",
     ),

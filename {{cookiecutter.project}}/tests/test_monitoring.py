@@ -161,7 +161,7 @@ def test_a_shifted_feature_is_a_drift_breach_unless_exempt(scored, monkeypatch):
         ][0]
         >= 1
     )
-    monkeypatch.setattr(policy, "DRIFT_EXEMPT", result["breached"])
+    monkeypatch.setattr(policy, "DRIFT_EXEMPT", [*policy.DRIFT_EXEMPT, *result["breached"]])
     assert monitoring.monitor_drift(settings, Interval.day(day), "shifted")["breached"] == []
     recorded = "SELECT bool_or(breached), count(*) > 0 FROM feature_drift WHERE data_date = %s"
     assert fetch_all(settings, recorded, (day,)) == [(False, True)]  # still measured, not breached
