@@ -89,3 +89,6 @@ def test_make_notebook_serves_jupyterlab_on_localhost_with_a_token(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+    with pytest.raises(urllib.error.URLError) as stopped:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5)
+    assert isinstance(stopped.value.reason, ConnectionRefusedError)  # JupyterLab stopped with it

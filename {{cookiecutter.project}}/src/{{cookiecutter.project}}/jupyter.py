@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import subprocess
 import sys
 
@@ -30,10 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     if os.name == "posix" and os.geteuid() == 0:  # containers and CI run as root; it still binds to 127.0.0.1
         command.append("--allow-root")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as Ctrl-C does
     with kernel_settings(Settings.from_env()):  # also starts the embedded PostgreSQL, if it is the one
+        server = subprocess.Popen(command)
         try:
-            return subprocess.run(command, check=False).returncode
+            return server.wait()
         except KeyboardInterrupt:
+            server.terminate()  # a terminal's Ctrl-C reached it already; `kill` did not
+            server.wait()
             return 0
 
 
