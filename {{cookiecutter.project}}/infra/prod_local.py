@@ -34,7 +34,7 @@ from {{ cookiecutter.project }}.demo import FIRST_SCORED, midnight, simulate_s3_
 from {{ cookiecutter.project }}.demo_data import seed_source
 from {{ cookiecutter.project }}.local_airflow import airflow_env
 from {{ cookiecutter.project }}.model import window
-from {{ cookiecutter.project }}.synthetic import key_capacity
+from {{ cookiecutter.project }}.synthetic import capped
 from {{ cookiecutter.project }}.warehouse import fetch_all, migrate
 from {{ cookiecutter.project }}.warehouse.embedded import embedded_server
 
@@ -49,7 +49,7 @@ RETRAIN, DAILY = f"{PROJECT}_retrain", f"{PROJECT}_daily"
 SCORED_DAYS = 2  # FIRST_SCORED and the day after: both clean (demo_data.DEFECTS start at offset 2)
 # Entities in the source, so predictions per scored day: the demo's 2000, or as many as the
 # contract's key allows (24 for hours of the day).
-ENTITIES = min(2000, key_capacity() or 2000)
+ENTITIES = capped(2000)
 # Training window: a week (not 28 days) keeps the retrain run short here, unless model/window.py's
 # MIN_ROWS needs more days of ENTITIES.
 WINDOW_DAYS = str(max(7, -(-window.MIN_ROWS // ENTITIES)))

@@ -32,8 +32,8 @@ from {{ cookiecutter.project }}.model.estimator import build_estimator
 from {{ cookiecutter.project }}.model.features import build_features
 from {{ cookiecutter.project }}.sources import open_source
 from {{ cookiecutter.project }}.synthetic import (
+    capped,
     features,
-    key_capacity,
     labelled,
     labels,
     seed_source,
@@ -248,13 +248,6 @@ def seed(settings: Settings, days: list[dt.date], entities: int, defects: dict |
         return with_defect(frame, defects[day]) if day in defects else frame
 
     seed_source(settings, days, batch, lambda day: labels(day, day, entities))
-
-
-def capped(entities: int) -> int:
-    """`entities`, or fewer when the business rules bound the key (model/expectations.py):
-    a partition that must pass validation holds no more entities than the key's range allows."""
-    capacity = key_capacity()
-    return entities if capacity is None else min(entities, capacity)
 
 
 def training_plan(fit_days: int = 3) -> tuple[int, int]:

@@ -138,7 +138,7 @@ def seed_source(
 ) -> None:
     """Publish history + scored days of features and labels to the configured source, for
     `entities` entities, or as many as the contract's key allows."""
-    entities = min(entities, synthetic.key_capacity() or entities)
+    entities = synthetic.capped(entities)
     first = first_scored - timedelta(days=history_days + LABEL_DELAY)
     days = [first + timedelta(days=n) for n in range((first_scored - first).days + scored_days)]
     synthetic.seed_source(

@@ -21,7 +21,7 @@ from pathlib import Path
 from . import model, training
 from .model import metrics
 from .model.features import build_features
-from .synthetic import key_capacity, labelled
+from .synthetic import capped, labelled
 
 BASELINE = Path(model.__file__).with_name("evaluation_baseline.json")
 SEED = 20250101
@@ -31,9 +31,7 @@ ENTITIES = 400
 
 def frozen_sample():
     """Six weeks of labelled rows, the same at every run."""
-    capacity = key_capacity()
-    entities = ENTITIES if capacity is None else min(ENTITIES, capacity)
-    return labelled([date(2025, 1, 1) + timedelta(days=n) for n in range(DAYS)], entities, SEED)
+    return labelled([date(2025, 1, 1) + timedelta(days=n) for n in range(DAYS)], capped(ENTITIES), SEED)
 
 
 def evaluate() -> dict[str, float]:

@@ -224,12 +224,13 @@ def _values(column: Column, dataset: Dataset, day: date, n: int, rng: np.random.
     return values
 
 
-def key_capacity() -> int | None:
-    """How many entities a partition can hold when the business rules bound the key's range."""
+def capped(entities: int) -> int:
+    """`entities`, or fewer when the business rules bound the key's range (model/expectations.py):
+    a partition that must pass validation holds no more entities than the key allows (24 hours)."""
     rule = business_rules().get(CONTRACT.key, {})
     if rule.get("min") is None or rule.get("max") is None:
-        return None
-    return int(rule["max"]) - int(rule["min"]) + 1
+        return entities
+    return min(entities, int(rule["max"]) - int(rule["min"]) + 1)
 
 
 def _keys(column: Column, n: int, rule: dict) -> pd.Series:
